@@ -1,0 +1,1 @@
+"""The GraphQL edge: Strawberry types, resolvers, DataLoaders, auth context, error mapping."""

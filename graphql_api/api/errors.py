@@ -1,0 +1,59 @@
+"""The one place errors become GraphQL errors: every error leaves with `extensions.code`.
+
+Domain errors keep their message and extensions. Anything unexpected becomes INTERNAL with
+no exception text, only a request id that the log line carries too. Strawberry hands every
+error list (parse, validation, execution) to `Schema.process_errors`, so that is the hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from graphql_api.domain.errors import DomainError, ErrorCode
+
+log = logging.getLogger("graphql_api.errors")
+
+
+def assign_code(error: GraphQLError, request_id: str) -> None:
+    """Rewrite one error in place into what the client may see."""
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    if isinstance(original, DomainError):
+        error.message = original.message
+        error.extensions = {"code": original.code.value, **original.extensions}
+    elif original is None or isinstance(original, GraphQLError):
+        # Raised by graphql-core itself: syntax, validation, variable coercion.
+        extensions = dict(error.extensions or {})
+        extensions.setdefault("code", _graphql_code(error))
+        error.extensions = extensions
+    else:
+        log.error(
+            "internal error in %s (request %s)",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            exc_info=original,
+        )
+        error.message = f"Internal server error (request id {request_id})"
+        error.extensions = {"code": ErrorCode.INTERNAL.value, "requestId": request_id}
+    error.original_error = None
+
+
+def _graphql_code(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '"):
+        return ErrorCode.BAD_USER_INPUT.value
+    if error.path is None and error.nodes:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return ErrorCode.BAD_USER_INPUT.value
+
+
+def assign_codes(errors: list[GraphQLError], execution_context: Any) -> None:
+    context = getattr(execution_context, "context", None)
+    request_id = getattr(context, "request_id", "") or "-"
+    for error in errors:
+        assign_code(error, request_id)

@@ -1,0 +1,107 @@
+"""Per-request DataLoaders: every child field of many parents costs one statement per level."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from graphql_api.domain.principal import Principal
+from graphql_api.store.api_keys import ApiKeyRepository
+from graphql_api.store.checkpoints import CheckpointRepository
+from graphql_api.store.database import Database
+from graphql_api.store.keyset import Page, PageSpec
+from graphql_api.store.messages import MessageRepository
+from graphql_api.store.sessions import SessionRepository
+from graphql_api.store.turns import TurnRepository
+
+K = TypeVar("K")
+Repo = TypeVar("Repo")
+
+PageKey = tuple[Any, PageSpec]
+
+
+class Loaders:
+    """Built for each request (and each subscription event), so nothing is cached across keys."""
+
+    def __init__(self, db: Database, principal: Principal) -> None:
+        self.db = db
+        self.principal = principal
+        p = principal
+
+        def by_id(repo: type[Any]) -> DataLoader[Any, Any]:
+            return self._keyed(repo, lambda r, ids: r.get_many(p, ids))
+
+        self.session = by_id(SessionRepository)
+        self.turn = by_id(TurnRepository)
+        self.message = by_id(MessageRepository)
+        self.checkpoint = by_id(CheckpointRepository)
+        self.api_key = by_id(ApiKeyRepository)
+        self.active_turn = self._keyed(TurnRepository, lambda r, ids: r.running_by_session(p, ids))
+
+        self.session_messages = self._pages(MessageRepository, "session_id")
+        self.session_turns = self._pages(TurnRepository, "session_id")
+        self.session_checkpoints = self._pages(CheckpointRepository, "session_id")
+        self.turn_messages = self._pages(MessageRepository, "turn_id")
+        self.session_forks = self._paged_loader(
+            lambda conn, ids, spec: SessionRepository(conn).fork_pages(p, ids, spec)
+        )
+
+        self.session_message_count = self._counts(MessageRepository, "session_id")
+        self.session_turn_count = self._counts(TurnRepository, "session_id")
+        self.session_checkpoint_count = self._counts(CheckpointRepository, "session_id")
+        self.turn_message_count = self._counts(MessageRepository, "turn_id")
+        self.session_fork_count = self._loader(
+            lambda conn, ids: SessionRepository(conn).fork_counts(p, ids), default=0
+        )
+
+    def _loader(
+        self,
+        fetch: Callable[[AsyncConnection, list[Any]], Awaitable[dict[Any, Any]]],
+        default: Any = None,
+    ) -> DataLoader[Any, Any]:
+        db = self.db
+
+        async def batch(keys: Sequence[Any]) -> list[Any]:
+            async with db.read() as conn:
+                found = await fetch(conn, list(dict.fromkeys(keys)))
+            return [found.get(key, default) for key in keys]
+
+        return DataLoader(batch_load_fn=batch)
+
+    def _keyed(
+        self, repo: type[Repo], fetch: Callable[[Repo, list[Any]], Awaitable[dict[Any, Any]]]
+    ) -> DataLoader[Any, Any]:
+        return self._loader(lambda conn, ids: fetch(repo(conn), ids))  # type: ignore[call-arg]
+
+    def _counts(self, repo: type[Any], parent_key: str) -> DataLoader[Any, int]:
+        p = self.principal
+        return self._loader(lambda conn, ids: repo(conn).counts_by(p, parent_key, ids), default=0)
+
+    def _pages(self, repo: type[Any], parent_key: str) -> DataLoader[PageKey, Page]:
+        p = self.principal
+        return self._paged_loader(
+            lambda conn, ids, spec: repo(conn).pages_by(p, parent_key, ids, spec)
+        )
+
+    def _paged_loader(
+        self, fetch: Callable[[AsyncConnection, list[Any], PageSpec], Awaitable[dict[Any, Page]]]
+    ) -> DataLoader[PageKey, Page]:
+        """Keys are (parent id, page spec); parents asking for the same page share a statement."""
+        db = self.db
+
+        async def batch(keys: Sequence[PageKey]) -> list[Page]:
+            by_spec: dict[PageSpec, list[Any]] = defaultdict(list)
+            for parent, spec in keys:
+                by_spec[spec].append(parent)
+            pages: dict[PageKey, Page] = {}
+            async with db.read() as conn:
+                for spec, parents in by_spec.items():
+                    found = await fetch(conn, list(dict.fromkeys(parents)), spec)
+                    pages.update({(parent, spec): page for parent, page in found.items()})
+            return [pages.get(key, Page()) for key in keys]
+
+        return DataLoader(batch_load_fn=batch)

@@ -1,0 +1,1 @@
+"""The rules: ownership, status transitions, sequencing. No GraphQL, no SQL strings."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and repositories. Knows SQL, never GraphQL."""
