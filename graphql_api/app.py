@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             from graphql_api.store.migrate import upgrade_to_head
 
             await upgrade_to_head(settings.database_url)
+        await services.start()
         first = await services.api_keys.ensure_first_admin()
         if first is not None:
             print(
@@ -53,6 +54,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         except Exception:  # noqa: BLE001 - readiness reports, it does not explain
             log.warning("readiness: database did not answer", exc_info=True)
             checks["database"] = "unavailable"
+        if services.settings.redis_url:
+            checks["redis"] = "ok"
+            try:
+                await services.broker.ping()
+            except Exception:  # noqa: BLE001
+                log.warning("readiness: redis did not answer", exc_info=True)
+                checks["redis"] = "unavailable"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},

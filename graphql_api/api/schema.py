@@ -1,4 +1,4 @@
-"""The Strawberry schema: the contract's roots plus the extensions every operation passes."""
+"""The Strawberry schema: the contract's roots, merged from one class per concept."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
 
 from graphql_api.api.errors import assign_codes
-from graphql_api.api.queries import Query
+from graphql_api.api.queries import Query as SessionQueries
 from graphql_api.api.types.checkpoint import Checkpoint
 from graphql_api.api.types.message import Message
 from graphql_api.api.types.session import Session
 from graphql_api.api.types.turn import Turn
 from graphql_api.api.types.viewer import ApiKey
+
+# Each concept contributes its root fields here.
+QUERIES: tuple[type, ...] = (SessionQueries,)
+MUTATIONS: tuple[type, ...] = ()
+SUBSCRIPTIONS: tuple[type, ...] = ()
 
 
 class _Schema(strawberry.Schema):
@@ -24,7 +30,9 @@ class _Schema(strawberry.Schema):
 
 def build_schema() -> strawberry.Schema:
     return _Schema(
-        query=Query,
+        query=merge_types("Query", QUERIES),
+        mutation=merge_types("Mutation", MUTATIONS) if MUTATIONS else None,
+        subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
         types=[Session, Turn, Message, Checkpoint, ApiKey],
         extensions=[
             lambda: ParserCache(maxsize=512),

@@ -10,7 +10,7 @@ from uuid import UUID
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from graphql_api.store.types import BigIntPK, JSONType, UTCDateTime, new_id, utcnow
@@ -137,3 +137,60 @@ class Checkpoint(SQLModel, table=True):
     user_message_uuid: str = Field(max_length=100)
     files_modified: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     created_at: datetime = _created_at()
+
+
+class ToolApproval(SQLModel, table=True):
+    """A tool use waiting for (or given) a client's decision."""
+
+    __tablename__ = "tool_approvals"
+    __table_args__ = (
+        Index("ix_tool_approvals_session_status", "session_id", "status", "created_at"),
+    )
+
+    id: UUID = Field(default_factory=new_id, primary_key=True)
+    session_id: UUID = Field(
+        sa_column=Column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    )
+    turn_id: UUID = Field(
+        sa_column=Column(ForeignKey("turns.id", ondelete="CASCADE"), nullable=False)
+    )
+    tool_name: str = Field(max_length=200)
+    tool_use_id: str | None = Field(default=None, max_length=100)
+    input: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
+    status: str = Field(default="PENDING", sa_type=String(16))
+    message: str | None = Field(default=None, sa_type=Text)
+    updated_input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    created_at: datetime = _created_at()
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AgentTranscriptEntry(SQLModel, table=True):
+    """One line of a Claude Code transcript, mirrored through the SDK's SessionStore."""
+
+    __tablename__ = "agent_transcript_entries"
+    __table_args__ = (
+        Index("ix_transcript_key", "project_key", "session_id", "subpath", "id"),
+        UniqueConstraint(
+            "project_key", "session_id", "subpath", "entry_uuid", name="uq_transcript_entry_uuid"
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigIntPK, primary_key=True)
+    project_key: str = Field(max_length=255)
+    session_id: str = Field(max_length=100)
+    subpath: str = Field(default="", max_length=255)
+    entry_uuid: str | None = Field(default=None, max_length=100)
+    entry: dict[str, Any] = Field(sa_type=JSONType, nullable=False)
+    created_at: datetime = _created_at()
+
+
+class AgentSessionSummary(SQLModel, table=True):
+    """The SDK's incrementally folded summary of a transcript (opaque to us)."""
+
+    __tablename__ = "agent_session_summaries"
+
+    project_key: str = Field(max_length=255, primary_key=True)
+    session_id: str = Field(max_length=100, primary_key=True)
+    mtime: int = Field(sa_type=BigInteger)
+    data: dict[str, Any] = Field(sa_type=JSONType, nullable=False)
