@@ -7,10 +7,18 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql_api.agent.runner import TurnRunner
+from graphql_api.agent.selection import create_backend
+from graphql_api.agent.workspaces import Workspaces
 from graphql_api.broker import EventBroker, InProcessBroker
 from graphql_api.domain.api_keys import ApiKeyService
+from graphql_api.domain.approvals import ApprovalService
+from graphql_api.domain.sessions import SessionService
+from graphql_api.domain.turns import TurnService
+from graphql_api.domain.webhook_delivery import WebhookDeliverer
 from graphql_api.settings import Settings
 from graphql_api.store.database import Database
+from graphql_api.store.webhooks import enqueue_session_event
 
 
 def create_broker(settings: Settings) -> EventBroker:
@@ -18,8 +26,15 @@ def create_broker(settings: Settings) -> EventBroker:
     if settings.redis_url:
         from graphql_api.broker.redis import RedisBroker
 
-        return RedisBroker(settings.redis_url)
+        return RedisBroker(settings.redis_url, channel_prefix=settings.redis_channel_prefix)
     return InProcessBroker()
+
+
+def create_session_store(db: Database) -> Any:
+    """Agent transcripts in the database, so any instance can resume any session."""
+    from graphql_api.store.transcripts import DatabaseSessionStore
+
+    return DatabaseSessionStore(db)
 
 
 @dataclass
@@ -28,7 +43,11 @@ class Services:
     db: Database
     api_keys: ApiKeyService
     broker: EventBroker
-    instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    runner: TurnRunner
+    sessions: SessionService
+    turns: TurnService
+    approvals: ApprovalService
+    instance_id: str
     #: Background workers started with the app (turn runner, webhook deliverer ...): each has
     #: `async start()` and `async stop()`.
     workers: list[Any] = field(default_factory=list)
@@ -43,7 +62,34 @@ class Services:
             cache_seconds=settings.auth_cache_seconds,
             touch_interval=settings.last_used_write_interval_seconds,
         )
-        return cls(settings=settings, db=db, api_keys=api_keys, broker=create_broker(settings))
+        broker = create_broker(settings)
+        instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(db):x}"
+        runner = TurnRunner(
+            db=db,
+            broker=broker,
+            backend=create_backend(settings, lambda: create_session_store(db)),
+            settings=settings,
+            instance_id=instance_id,
+            outbox=enqueue_session_event,
+        )
+        workspaces = Workspaces(settings.workspace_root)
+        services = cls(
+            settings=settings,
+            db=db,
+            api_keys=api_keys,
+            broker=broker,
+            runner=runner,
+            sessions=SessionService(db, settings, runner, workspaces),
+            turns=TurnService(db, broker, settings, runner),
+            approvals=ApprovalService(db, runner),
+            instance_id=instance_id,
+            workers=[runner],
+        )
+        if settings.webhook_delivery_enabled:
+            services.workers.append(
+                WebhookDeliverer.from_settings(db, settings, instance_id=instance_id)
+            )
+        return services
 
     async def start(self) -> None:
         await self.broker.start()
@@ -59,5 +105,4 @@ class Services:
 
     @property
     def agent_backend_name(self) -> str:
-        """Which backend runs turns; the agent issue decides between claude and demo."""
-        return "claude" if self.settings.agent_backend == "claude" else "demo"
+        return self.runner.backend.name

@@ -34,6 +34,70 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     sql_echo: bool = False
 
+    # Agent turns
+    claude_cli_path: str | None = Field(
+        default=None, description="Run this Claude Code executable instead of the SDK's bundled one."
+    )
+    claude_config_dir: Path | None = Field(
+        default=None, description="CLAUDE_CONFIG_DIR for the agent processes (their local transcripts)."
+    )
+    max_running_turns: int = Field(default=8, description="Turns one instance runs at once.")
+    turn_lease_seconds: float = 30.0
+    wait_timeout_seconds: float = 300.0
+    default_approval_timeout_seconds: int = 300
+    interrupt_grace_seconds: float = 5.0
+    max_prompt_chars: int = 100_000
+    max_images: int = 10
+    max_image_bytes: int = 5 * 1024 * 1024
+    max_budget_usd_limit: float = 100.0
+    allow_bypass_permissions: bool = False
+    allow_stdio_mcp_servers: bool = False
+
+    # Webhooks
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names, IPs or CIDRs that webhooks may reach although "
+        "they are loopback/private/link-local (the SSRF guard refuses them otherwise).",
+    )
+    webhook_secret_keys: str = Field(
+        default="",
+        description="Comma-separated Fernet keys; when set, signing secrets are stored encrypted "
+        "with the first (the others still decrypt, for rotation).",
+    )
+    webhook_delivery_enabled: bool = Field(
+        default=True, description="Run the webhook deliverer in this instance."
+    )
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = Field(
+        default=10.0, description="Delay before retry n is base * 2**(n-1), jittered, capped."
+    )
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_request_timeout_seconds: float = 10.0
+    webhook_claim_timeout_seconds: float = Field(
+        default=60.0, description="A claimed delivery whose instance went silent is retried after this."
+    )
+    webhook_poll_interval_seconds: float = 1.0
+    webhook_concurrency: int = Field(default=10, description="Deliveries one instance sends at once.")
+
+    # Subscriptions (websockets)
+    subscription_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        description="Events one subscriber may fall behind; then text deltas give way, and "
+        "then the subscription ends with SLOW_CONSUMER.",
+    )
+    subscriptions_per_connection: int = Field(default=20, ge=1)
+    subscriptions_per_key: int = Field(default=200, ge=1, description="Per instance.")
+    ws_keep_alive_seconds: float = Field(
+        default=15.0, ge=0, description="graphql-ws keep-alive ('ka') interval; 0 turns it off."
+    )
+    ws_connection_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="graphql-transport-ws closes 4408 without connection_init."
+    )
+    redis_channel_prefix: str = Field(
+        default="", description="Prepended to every Redis channel (deployments sharing a Redis)."
+    )
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -59,11 +59,22 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) ->
         yield url
 
 
+TEST_ROOT = Path(os.environ.get("TMPDIR", "/tmp")) / f"gapi-test-{os.getpid()}"
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Test settings: turns run the real SDK against the project's stand-in CLI."""
+    from tests.agent_doubles import standin_cli_path
+
     values: dict[str, Any] = {
         "database_url": database_url,
+        "redis_url": None,
         "auth_cache_seconds": 60.0,
-        "workspace_root": Path(os.environ.get("TMPDIR", "/tmp")) / "gapi-test-workspaces",
+        "workspace_root": TEST_ROOT / "workspaces",
+        "claude_config_dir": TEST_ROOT / "claude-config",
+        "claude_cli_path": standin_cli_path(),
+        "agent_backend": "claude",
+        "interrupt_grace_seconds": 3.0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -72,6 +83,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 @pytest.fixture(scope="session")
 async def services(database_url: str) -> AsyncIterator[Services]:
     services = Services.create(make_settings(database_url))
+    await services.start()
     yield services
     await services.close()
 
@@ -148,11 +160,31 @@ class StatementCounter:
         self.active = False
 
 
+@pytest.fixture(scope="session")
+async def quiet_services(database_url: str) -> AsyncIterator[Services]:
+    """Services whose background workers are not started: only requests touch its engine."""
+    services = Services.create(make_settings(database_url))
+    yield services
+    await services.close()
+
+
 @pytest.fixture
-def count_statements(services: Services) -> Iterator[StatementCounter]:
+async def quiet_graphql(quiet_services: Services) -> AsyncIterator[Any]:
+    """Like `graphql`, over `quiet_services` (for counting a request's statements)."""
+    app = create_app(services=quiet_services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield lambda secret=None: GraphQLClient(client, secret)
+
+
+@pytest.fixture
+def count_statements(quiet_services: Services) -> Iterator[StatementCounter]:
+    """Counts the statements of requests made through `quiet_graphql`."""
     from sqlalchemy import event
 
+    engine = quiet_services.db.engine.sync_engine
     counter = StatementCounter()
-    event.listen(services.db.engine.sync_engine, "before_cursor_execute", counter)
+    event.listen(engine, "before_cursor_execute", counter)
     yield counter
-    event.remove(services.db.engine.sync_engine, "before_cursor_execute", counter)
+    event.remove(engine, "before_cursor_execute", counter)

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphql_api.domain.principal import Principal
 from graphql_api.store.api_keys import ApiKeyRepository
+from graphql_api.store.approvals import ToolApprovalRepository
 from graphql_api.store.checkpoints import CheckpointRepository
 from graphql_api.store.database import Database
 from graphql_api.store.keyset import Page, PageSpec
 from graphql_api.store.messages import MessageRepository
 from graphql_api.store.sessions import SessionRepository
 from graphql_api.store.turns import TurnRepository
+from graphql_api.store.webhooks import WebhookDeliveryRepository, WebhookRepository
 
 K = TypeVar("K")
 Repo = TypeVar("Repo")
@@ -40,7 +42,13 @@ class Loaders:
         self.message = by_id(MessageRepository)
         self.checkpoint = by_id(CheckpointRepository)
         self.api_key = by_id(ApiKeyRepository)
+        self.webhook = by_id(WebhookRepository)
+        self.webhook_delivery = by_id(WebhookDeliveryRepository)
         self.active_turn = self._keyed(TurnRepository, lambda r, ids: r.running_by_session(p, ids))
+        self.approval = by_id(ToolApprovalRepository)
+        self.pending_approvals = self._loader(
+            lambda conn, ids: ToolApprovalRepository(conn).pending_by_session(p, ids), default=[]
+        )
 
         self.session_messages = self._pages(MessageRepository, "session_id")
         self.session_turns = self._pages(TurnRepository, "session_id")

@@ -13,6 +13,7 @@ import graphql_api
 from graphql_api.api.context import Info
 from graphql_api.api.ids import expect_global_id, from_global_id
 from graphql_api.api.pagination import page_spec
+from graphql_api.api.types.approval import ToolApproval
 from graphql_api.api.types.checkpoint import Checkpoint
 from graphql_api.api.types.enums import SessionOrder, SessionStatus
 from graphql_api.api.types.message import Message
@@ -20,6 +21,7 @@ from graphql_api.api.types.node import Node, connection_parts
 from graphql_api.api.types.session import Session, SessionConnection
 from graphql_api.api.types.turn import Turn
 from graphql_api.api.types.viewer import ApiKey, ServerInfo, Viewer
+from graphql_api.api.types.webhook import Webhook, WebhookDelivery
 from graphql_api.domain.errors import BadUserInput
 from graphql_api.store.sessions import SESSION_ORDERINGS, SessionFilter, SessionRepository
 
@@ -63,6 +65,9 @@ _NODE_KINDS: dict[str, tuple[str, Any]] = {
     "Message": ("message", Message.from_row),
     "Checkpoint": ("checkpoint", Checkpoint.from_row),
     "ApiKey": ("api_key", ApiKey.from_row),
+    "Webhook": ("webhook", Webhook.from_row),
+    "WebhookDelivery": ("webhook_delivery", WebhookDelivery.from_row),
+    "ToolApproval": ("approval", ToolApproval.from_row),
 }
 
 

@@ -5,21 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_api.api.errors import assign_codes
+from graphql_api.api.parser_cache import ReportingParserCache
+from graphql_api.api.mutations.api_keys import ApiKeyMutations
+from graphql_api.api.mutations.approvals import ApprovalMutations
+from graphql_api.api.mutations.sessions import SessionMutations
+from graphql_api.api.mutations.turns import TurnMutations
+from graphql_api.api.mutations.webhooks import WebhookMutations
 from graphql_api.api.queries import Query as SessionQueries
+from graphql_api.api.subscriptions import SessionSubscriptions
+from graphql_api.api.types.approval import ToolApproval
 from graphql_api.api.types.checkpoint import Checkpoint
+from graphql_api.api.types.events import EVENT_TYPES
 from graphql_api.api.types.message import Message
 from graphql_api.api.types.session import Session
 from graphql_api.api.types.turn import Turn
 from graphql_api.api.types.viewer import ApiKey
+from graphql_api.api.types.webhook import Webhook, WebhookDelivery
+from graphql_api.api.webhook_queries import WebhookQueries
 
 # Each concept contributes its root fields here.
-QUERIES: tuple[type, ...] = (SessionQueries,)
-MUTATIONS: tuple[type, ...] = ()
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (SessionQueries, WebhookQueries)
+MUTATIONS: tuple[type, ...] = (
+    SessionMutations,
+    TurnMutations,
+    ApprovalMutations,
+    ApiKeyMutations,
+    WebhookMutations,
+)
+SUBSCRIPTIONS: tuple[type, ...] = (SessionSubscriptions,)
 
 
 class _Schema(strawberry.Schema):
@@ -33,9 +50,12 @@ def build_schema() -> strawberry.Schema:
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS) if MUTATIONS else None,
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
-        types=[Session, Turn, Message, Checkpoint, ApiKey],
+        types=[
+            Session, Turn, Message, Checkpoint, ApiKey, ToolApproval, Webhook, WebhookDelivery,
+            *EVENT_TYPES,
+        ],  # fmt: skip
         extensions=[
-            lambda: ParserCache(maxsize=512),
+            lambda: ReportingParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
         ],
     )

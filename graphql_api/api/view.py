@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from graphql_api.api.context import RequestContext
+from graphql_api.api.subscription_limits import SubscriptionSlots
 from graphql_api.services import Services
 
 
@@ -40,8 +42,24 @@ class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(self, services: Services, **kwargs: Any) -> None:
         from graphql_api.api.schema import schema
 
+        settings = services.settings
+        kwargs.setdefault("keep_alive", settings.ws_keep_alive_seconds > 0)
+        kwargs.setdefault("keep_alive_interval", settings.ws_keep_alive_seconds or 1.0)
+        kwargs.setdefault(
+            "connection_init_wait_timeout",
+            timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        )
+        # Strawberry's own cap counts every in-flight websocket operation and answers without a
+        # code; ours (RATE_LIMITED, subscription_limits.py) counts subscriptions and comes first.
+        kwargs.setdefault(
+            "max_subscriptions_per_connection", 2 * settings.subscriptions_per_connection + 10
+        )
         super().__init__(schema, **kwargs)
         self.services = services
+        self.subscription_slots = SubscriptionSlots(
+            per_connection=settings.subscriptions_per_connection,
+            per_key=settings.subscriptions_per_key,
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Any
@@ -55,6 +73,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             request=request,
             response=response,
             request_id=request_id,
+            subscription_slots=self.subscription_slots,
         )
 
     async def on_ws_connect(self, context: RequestContext) -> None:

@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     SLOW_CONSUMER = "SLOW_CONSUMER"
+    BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     SHUTTING_DOWN = "SHUTTING_DOWN"
     INTERNAL = "INTERNAL"
 
@@ -67,3 +68,15 @@ class QueryTooComplex(DomainError):
 
 class ShuttingDown(DomainError):
     code = ErrorCode.SHUTTING_DOWN
+
+
+class SlowConsumer(DomainError):
+    """A subscriber fell too far behind; `lastSequence` says where to resume from."""
+
+    code = ErrorCode.SLOW_CONSUMER
+
+
+class BrokerUnavailable(DomainError):
+    """The event broker (Redis) cannot be reached; live streams end and resume once it is back."""
+
+    code = ErrorCode.BROKER_UNAVAILABLE

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from sqlalchemy import Table, insert, update
 
+from graphql_api.domain.principal import Principal
 from graphql_api.store.keyset import Ordering
 from graphql_api.store.models import Message
-from graphql_api.store.scoping import sessions_table
+from graphql_api.store.scoping import owned_children, sessions_table
 from graphql_api.store.session_children import SessionChildRepository
 from graphql_api.store.types import utcnow
 
@@ -21,6 +22,20 @@ class MessageRepository(SessionChildRepository):
     # sequence is unique within a session (and so within a turn); id breaks no ties but keeps
     # the cursor shape the same as every other list.
     ordering = Ordering((messages_table.c.sequence, messages_table.c.id))
+
+    async def after_sequence(
+        self, principal: Principal, session_id: UUID, after: int, limit: int, upto: int | None = None
+    ) -> list[Any]:
+        """Up to `limit` of the caller's session's messages with after < sequence <= upto,
+        in order: how subscriptions replay what a client missed (one index range scan)."""
+        t = self.table
+        stmt = owned_children(t, principal).where(
+            t.c.session_id == session_id, t.c.sequence > after
+        )
+        if upto is not None:
+            stmt = stmt.where(t.c.sequence <= upto)
+        stmt = stmt.order_by(t.c.sequence).limit(limit)
+        return list((await self.conn.execute(stmt)).all())
 
     async def append(
         self,

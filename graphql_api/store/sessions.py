@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Table, and_, func, insert, select, type_coerce
+from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -123,3 +123,37 @@ class SessionRepository:
             else:
                 parts.append(extracted == value)
         return and_(*parts)
+
+
+class SessionWriter:
+    """Writes to sessions; every statement is scoped to the owner (or unscoped for the runner,
+    which acts for whoever owns the turn it claimed)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def update(
+        self, principal: Principal | None, session_id: UUID, values: dict[str, Any], *, when: Any = None
+    ) -> Any | None:
+        """Update and return the row; None when it is not the caller's (or `when` is false)."""
+        stmt = update(t).where(t.c.id == session_id)
+        if principal is not None and principal.owner_filter is not None:
+            stmt = stmt.where(t.c.owner_key_id == principal.owner_filter)
+        if when is not None:
+            stmt = stmt.where(when)
+        result = await self.conn.execute(stmt.values(**values).returning(*t.c))
+        return result.first()
+
+    async def delete(self, principal: Principal, session_id: UUID) -> bool:
+        stmt = delete(t).where(t.c.id == session_id)
+        if principal.owner_filter is not None:
+            stmt = stmt.where(t.c.owner_key_id == principal.owner_filter)
+        return bool((await self.conn.execute(stmt)).rowcount)
+
+    async def get_for_update(self, principal: Principal | None, session_id: UUID) -> Any | None:
+        stmt = select(t).where(t.c.id == session_id)
+        if principal is not None and principal.owner_filter is not None:
+            stmt = stmt.where(t.c.owner_key_id == principal.owner_filter)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return (await self.conn.execute(stmt)).first()

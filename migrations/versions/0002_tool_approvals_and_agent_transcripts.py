@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('project_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('session_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('mtime', sa.BigInteger(), nullable=False),
-    sa.Column('data', JSONType, nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('project_key', 'session_id')
     )
     op.create_table('agent_transcript_entries',
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('session_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('subpath', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('entry_uuid', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('entry', JSONType, nullable=False),
+    sa.Column('entry', sa.JSON(), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('project_key', 'session_id', 'subpath', 'entry_uuid', name='uq_transcript_entry_uuid')

@@ -33,16 +33,16 @@ query Nested($sessions: Int!, $messages: Int!) {
 NESTED_STATEMENTS = 6
 
 
-async def test_nested_page_statement_count_does_not_grow(services, graphql, new_key, count_statements):
+async def test_nested_page_statement_count_does_not_grow(services, quiet_services, quiet_graphql, new_key, count_statements):
     big_key, big_secret = await new_key()
     small_key, small_secret = await new_key()
     await insert_sessions(services.db, big_key, 20, 10)
     await insert_sessions(services.db, small_key, 2, 1, fork_every=2)  # one fork, one parent
-    big, small = graphql(big_secret), graphql(small_secret)
+    big, small = quiet_graphql(big_secret), quiet_graphql(small_secret)
     # Warm up: authenticate both keys (cached) and record their last use.
     await big.data("{ viewer { sessionCount } }")
     await small.data("{ viewer { sessionCount } }")
-    await services.api_keys.flush()
+    await quiet_services.api_keys.flush()
 
     with count_statements:
         big_page = await big.data(NESTED, {"sessions": 20, "messages": 10})
@@ -68,12 +68,12 @@ async def test_nested_page_statement_count_does_not_grow(services, graphql, new_
     assert (big_count, small_count) == (NESTED_STATEMENTS, NESTED_STATEMENTS), big_statements
 
 
-async def test_total_counts_cost_one_grouped_statement_per_list(services, graphql, new_key, count_statements):
+async def test_total_counts_cost_one_grouped_statement_per_list(services, quiet_services, quiet_graphql, new_key, count_statements):
     key, secret = await new_key()
     await insert_sessions(services.db, key, 12, 7)
-    client = graphql(secret)
+    client = quiet_graphql(secret)
     await client.data("{ viewer { sessionCount } }")
-    await services.api_keys.flush()
+    await quiet_services.api_keys.flush()
     query = """{ sessions(first: 12) { totalCount edges { node {
         messages(first: 2) { totalCount } turns(first: 1) { totalCount }
         checkpoints(first: 1) { totalCount } forks { totalCount } activeTurn { id }

@@ -19,6 +19,7 @@ from graphql_api.store.sessions import FORK_ORDERING
 from graphql_api.store.turns import TurnRepository
 
 if TYPE_CHECKING:
+    from graphql_api.api.types.approval import ToolApproval
     from graphql_api.api.types.checkpoint import CheckpointConnection
     from graphql_api.api.types.message import MessageConnection
     from graphql_api.api.types.turn import Turn, TurnConnection
@@ -152,6 +153,15 @@ class Session(Node):
             ordering=CheckpointRepository.ordering, to_node=Checkpoint.from_row,
             first=first, after=after, last=last, before=before,
         )  # fmt: skip
+
+    @strawberry.field(description="Tool uses waiting for a decision (see respondToToolApproval).")
+    async def pending_approvals(
+        self, info: Info
+    ) -> list[Annotated[ToolApproval, strawberry.lazy("graphql_api.api.types.approval")]]:
+        from graphql_api.api.types.approval import ToolApproval
+
+        rows = await info.context.loaders.pending_approvals.load(self.key)
+        return [ToolApproval.from_row(row) for row in rows]
 
     @strawberry.field(description="The turn now running, if any.")
     async def active_turn(self, info: Info) -> Annotated[Turn, strawberry.lazy(_TURN)] | None:

@@ -1,0 +1,1 @@
+"""Running turns: agent backends (claude | demo) and the TurnRunner that drives them."""

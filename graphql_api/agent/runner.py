@@ -1,0 +1,233 @@
+"""TurnRunner: claims queued turns (no locks: conditional updates, SKIP LOCKED), runs them in
+background tasks that outlive requests and connections, keeps their leases, and frees the
+sessions of turns whose instance was lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, exists, or_, update
+
+from graphql_api.agent.backend import AgentBackend
+from graphql_api.agent.execution import TurnExecution
+from graphql_api.agent.publisher import EventPublisher
+from graphql_api.broker import EventBroker
+from graphql_api.domain import events as ev
+from graphql_api.settings import Settings
+from graphql_api.store.database import Database
+from graphql_api.store.scoping import sessions_table
+from graphql_api.store.sessions import SessionWriter
+from graphql_api.store.turns import TurnRepository, turns_table
+from graphql_api.store.types import utcnow
+
+log = logging.getLogger("graphql_api.agent.runner")
+
+#: outbox(conn, session_row, event_type, payload): webhook deliveries in the caller's transaction
+Outbox = Callable[[Any, Any, str, dict[str, Any]], Awaitable[None]]
+
+
+async def no_outbox(conn: Any, session: Any, event_type: str, payload: dict[str, Any]) -> None:
+    return None
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        broker: EventBroker,
+        backend: AgentBackend,
+        settings: Settings,
+        instance_id: str,
+        outbox: Outbox = no_outbox,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.backend = backend
+        self.settings = settings
+        self.instance_id = instance_id
+        self.outbox = outbox
+        self.publisher = EventPublisher(broker)
+        self.running: dict[UUID, TurnExecution] = {}
+        self.accepting = True
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._dispatching = asyncio.Lock()
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.turn_lease_seconds)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.accepting = True
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="turn-dispatch"),
+            asyncio.create_task(self._lease_loop(), name="turn-leases"),
+        ]
+
+    async def stop(self, drain_seconds: float = 0.0) -> None:
+        """Stop taking turns; let running ones finish for `drain_seconds`, then interrupt."""
+        self.accepting = False
+        if self.running and drain_seconds > 0:
+            await asyncio.wait(
+                [e.task for e in self.running.values() if e.task], timeout=drain_seconds
+            )
+        for execution in list(self.running.values()):
+            execution.shutting_down = True
+            await execution.interrupt()
+        tasks = [e.task for e in self.running.values() if e.task]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=self.settings.interrupt_grace_seconds + 1)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        loops, self._loops = self._loops, []
+        for loop in loops:
+            loop.cancel()
+        if loops:
+            await asyncio.wait(loops, timeout=5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- claiming ------------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+        while self._loops:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.dispatch()
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                log.warning("dispatching turns failed", exc_info=True)
+
+    async def dispatch(self) -> int:
+        """Start as many queued turns as capacity allows; returns how many started."""
+        started = 0
+        async with self._dispatching:
+            while self.accepting and len(self.running) < self.settings.max_running_turns:
+                try:
+                    claimed = await self._claim_one()
+                except _Retry:
+                    continue
+                if claimed is None:
+                    break
+                self._launch(*claimed)
+                started += 1
+        return started
+
+    async def _claim_one(self) -> tuple[Any, Any] | None:
+        now = utcnow()
+        async with self.db.transaction() as conn:
+            turns = TurnRepository(conn)
+            for candidate in await turns.next_claimable(limit=5):
+                session = await SessionWriter(conn).update(
+                    None,
+                    candidate.session_id,
+                    {"status": "RUNNING", "updated_at": now},
+                    when=sessions_table.c.status == "IDLE",
+                )
+                if session is None:
+                    continue
+                turn = await turns.update(
+                    candidate.id,
+                    {
+                        "status": "RUNNING",
+                        "started_at": now,
+                        "instance_id": self.instance_id,
+                        "lease_expires_at": now + self.lease,
+                    },
+                    status="QUEUED",
+                )
+                if turn is None:  # taken meanwhile: undo the session claim with the transaction
+                    raise _Retry
+                return turn, session
+        return None
+
+    def _launch(self, turn: Any, session: Any) -> None:
+        execution = TurnExecution(runner=self, turn=turn, session=session)
+        self.running[session.id] = execution
+        execution.task = asyncio.create_task(self._run(execution), name=f"turn-{turn.id}")
+
+    async def _run(self, execution: TurnExecution) -> None:
+        try:
+            await execution.execute()
+        finally:
+            self.running.pop(execution.session_id, None)
+            self.wake()
+
+    # --- leases and lost instances -------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        period = max(self.settings.turn_lease_seconds / 3, 0.2)
+        while self._loops:
+            await asyncio.sleep(period * random.uniform(0.8, 1.0))
+            try:
+                if self.running:
+                    async with self.db.transaction() as conn:
+                        await TurnRepository(conn).renew_leases(self.instance_id, utcnow() + self.lease)
+                await self.reap()
+            except Exception:  # noqa: BLE001
+                log.warning("lease upkeep failed", exc_info=True)
+
+    async def reap(self) -> int:
+        """Fail turns whose instance stopped renewing, and free sessions left RUNNING."""
+        now = utcnow()
+        running_turn = exists().where(
+            and_(turns_table.c.session_id == sessions_table.c.id, turns_table.c.status == "RUNNING")
+        )
+        async with self.db.transaction() as conn:
+            lost = await TurnRepository(conn).expire_lost(now)
+            lost_sessions = [turn.session_id for turn in lost]
+            freed = await conn.execute(
+                update(sessions_table)
+                .where(
+                    sessions_table.c.status == "RUNNING",
+                    or_(
+                        sessions_table.c.id.in_(lost_sessions),
+                        sessions_table.c.updated_at < now - self.lease,
+                    ),
+                    ~running_turn,
+                )
+                .values(status="IDLE", updated_at=now)
+                .returning(*sessions_table.c)
+            )
+            sessions = list(freed.all())
+        sequences = {session.id: session.last_sequence for session in sessions}
+        for turn in lost:
+            log.warning("turn %s lost its instance %s", turn.id, turn.instance_id)
+            await self.publisher.session_event(
+                ev.event(
+                    ev.TURN_FINISHED,
+                    turn.session_id,
+                    sequences.get(turn.session_id, 0),
+                    turn=ev.row_to_json(turn),
+                )
+            )
+        for session in sessions:
+            await self.publisher.status_changed(session)
+        if lost or sessions:
+            self.wake()
+        return len(lost)
+
+    # --- commands for turns running here or elsewhere -------------------------------------
+
+    async def send_command(self, session_id: UUID, command: dict[str, Any]) -> None:
+        await self.publisher.control(session_id, command)
+
+
+class _Retry(Exception):
+    pass

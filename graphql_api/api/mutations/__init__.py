@@ -1,0 +1,1 @@
+"""The Mutation root, one module per concept (sessions, turns, approvals, keys, webhooks)."""

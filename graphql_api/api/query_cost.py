@@ -1,0 +1,143 @@
+"""What an operation may cost to run: the most fields it can resolve, given its variables.
+
+    cost(selections) = sum over fields of  1 + size(field) * cost(field's selections)
+
+`size` is how many times a field's selections can run:
+- a connection (a field with `first`/`last`): the `first` or `last` given, literal or
+  variable, else the default page size;
+- a list field with a list argument (`nodes(ids:)`): that list's length;
+- any other field, lists included: 1.
+
+Every inline fragment counts (as if each type condition matched), so the figure is an upper
+bound. Each named fragment is costed once per operation and reused, so the walk is linear in
+the document. The cost depends on variable values, so it is computed when execution starts,
+not in the (cached) validation step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SchemaMetaFieldDef,
+    SelectionSetNode,
+    TypeMetaFieldDef,
+    get_named_type,
+    get_nullable_type,
+    get_operation_ast,
+    value_from_ast,
+)
+from graphql.execution.values import get_variable_values
+from graphql.pyutils import Undefined
+
+_PAGE_ARGUMENTS = ("first", "last")
+
+
+class _CostOf:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        default_page_size: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.default_page_size = default_page_size
+        self.fragment_costs: dict[str, int] = {}
+
+    def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selections(selection.selection_set, inner or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def field(self, node: FieldNode, parent: Any) -> int:
+        definition = self._definition(node.name.value, parent)
+        if definition is None or node.selection_set is None:
+            return 1
+        inner = self.selections(node.selection_set, get_named_type(definition.type))
+        return 1 + self._size(node, definition) * inner
+
+    def fragment(self, name: str) -> int:
+        known = self.fragment_costs.get(name)
+        if known is not None:
+            return known
+        self.fragment_costs[name] = 0  # validation already refused cycles; never loop
+        definition = self.fragments.get(name)
+        cost = 0
+        if definition is not None:
+            parent = self.schema.get_type(definition.type_condition.name.value)
+            cost = self.selections(definition.selection_set, parent)
+        self.fragment_costs[name] = cost
+        return cost
+
+    def _definition(self, name: str, parent: Any) -> Any:
+        if name == "__schema":
+            return SchemaMetaFieldDef
+        if name == "__type":
+            return TypeMetaFieldDef
+        fields = getattr(parent, "fields", None)
+        return fields.get(name) if fields else None
+
+    def _size(self, node: FieldNode, definition: Any) -> int:
+        arguments = {argument.name.value: argument.value for argument in node.arguments or ()}
+        if any(name in definition.args for name in _PAGE_ARGUMENTS):
+            for name in _PAGE_ARGUMENTS:
+                if name in arguments:
+                    value = value_from_ast(arguments[name], GraphQLInt, self.variables)
+                    if isinstance(value, int):
+                        return max(value, 0)
+            return self.default_page_size
+        if isinstance(get_nullable_type(definition.type), GraphQLList):
+            for name, argument in definition.args.items():
+                if name in arguments and isinstance(get_nullable_type(argument.type), GraphQLList):
+                    value = value_from_ast(arguments[name], argument.type, self.variables)
+                    if value is not Undefined and isinstance(value, list):
+                        return len(value)
+        return 1
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    *,
+    default_page_size: int,
+) -> int:
+    """The cost of the operation that would run (0 when there is none to run)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    root: GraphQLNamedType | None = schema.get_root_type(operation.operation)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    # Variables that do not coerce fail execution anyway; cost the operation with defaults.
+    values = coerced if isinstance(coerced, dict) else {}
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    return _CostOf(schema, fragments, values, default_page_size).selections(
+        operation.selection_set, root
+    )
