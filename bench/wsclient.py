@@ -13,7 +13,7 @@ Commands (`{"cmd": ...}`):
 - redis: {url, channels} -> subscribe with redis-py to these channels too (the Redis hop alone,
   the floor under the server's latency).
 - reset -> forget the latency samples and event log (not which subscriptions were seen).
-- stats -> {received, lat_us (base64 array of uint32 µs), seen, errors, error_samples, closed,
+- stats -> {received, lat_us (base64 array of uint32 µs), pub_ns (their publish times), seen, errors, error_samples, closed,
   open, events (log mode: [tag, typename, role, recv_ns]), redis_received, redis_lat_us, cpu_s}
 - close -> close every connection and exit.
 
@@ -65,6 +65,7 @@ def frame(payload: bytes, opcode: int = 1) -> bytes:
 class Stats:
     def __init__(self) -> None:
         self.lat_us = array("I")
+        self.pub_ns = array("Q")
         self.received = 0
         self.seen: set[str] = set()
         self.errors = 0
@@ -203,7 +204,9 @@ class Conn(asyncio.Protocol):
             sample = SAMPLE.search(message)
             if sample is not None:
                 stats.received += 1
-                stats.lat_us.append(max(0, (now - int(sample.group(2))) // 1000))
+                published = int(sample.group(2))
+                stats.lat_us.append(max(0, (now - published) // 1000))
+                stats.pub_ns.append(published)
             if stats.log_events:
                 typename = TYPENAME.search(message)
                 role = ROLE.search(message)
@@ -326,6 +329,7 @@ class Client:
     def reset(self, spec: dict[str, Any]) -> dict[str, Any]:
         stats = self.stats
         stats.lat_us = array("I")
+        stats.pub_ns = array("Q")
         stats.redis_lat_us = array("I")
         stats.received = stats.redis_received = 0
         stats.events = []
@@ -340,6 +344,7 @@ class Client:
         return {
             "received": stats.received,
             "lat_us": base64.b64encode(stats.lat_us.tobytes()).decode(),
+            "pub_ns": base64.b64encode(stats.pub_ns.tobytes()).decode(),
             "redis_received": stats.redis_received,
             "redis_lat_us": base64.b64encode(stats.redis_lat_us.tobytes()).decode(),
             "seen": len(stats.seen),

@@ -88,6 +88,30 @@ class Merged:
         return values
 
 
+    def timeline(self, window: float) -> list[tuple[float, int, float, float, float]]:
+        """(start s, deliveries, p50, p99, max) per `window` seconds of publish time."""
+        pairs: list[tuple[int, float]] = []
+        for reply in self.replies:
+            lat, pub = array("I"), array("Q")
+            lat.frombytes(base64.b64decode(reply["lat_us"]))
+            pub.frombytes(base64.b64decode(reply["pub_ns"]))
+            pairs.extend(zip(pub, (v / 1e6 for v in lat), strict=True))
+        if not pairs:
+            return []
+        first = min(p for p, _ in pairs)
+        buckets: dict[int, list[float]] = {}
+        for published, latency in pairs:
+            buckets.setdefault(int((published - first) / 1e9 / window), []).append(latency)
+        out = []
+        for index in sorted(buckets):
+            values = sorted(buckets[index])
+            out.append((
+                index * window, len(values), values[len(values) // 2],
+                values[min(len(values) - 1, int(0.99 * len(values)))], values[-1],
+            ))  # fmt: skip
+        return out
+
+
 class ClientPool:
     """`processes` load-generator processes; connections are dealt to them round-robin."""
 
@@ -232,25 +256,42 @@ class Publisher:
             "late_max": late_max,
         }
 
+    async def pubsub_clients(self) -> list[dict[str, Any]]:
+        """Redis's view of the pub/sub connections subscribed to this run's channels: age
+        (a reconnect resets it), subscriptions, output buffer (a server not reading piles
+        up there)."""
+        try:
+            clients = await self.redis.client_list(_type="pubsub")
+        except Exception:  # noqa: BLE001 - only a diagnostic
+            return []
+        keep = ("id", "age", "idle", "sub", "omem", "tot-mem")
+        return [{k: c.get(k) for k in keep} for c in clients if int(c.get("sub", 0) or 0) > 0]
+
     async def close(self) -> None:
         await self.redis.aclose()
 
 
 async def wait_seen(pool: ClientPool, publisher: Publisher, sessions: Sequence[uuid.UUID],
-                    expected: int, timeout: float = 120) -> float:
+                    expected: int, timeout: float = 180) -> float:
     """Probe every session until every subscription has received something: then all of them
-    are live on the server. Returns the seconds it took."""  # fmt: skip
+    are live on the server. A new round of probes only once the last one stopped arriving, so
+    a slow server never builds a backlog. Returns the seconds it took."""  # fmt: skip
     start = time.perf_counter()
     deadline = start + timeout
     while True:
         for session_id in sessions:
             await publisher.probe(session_id)
-        await asyncio.sleep(0.5)
-        merged = await pool.stats()
-        if merged.seen >= expected:
-            return time.perf_counter() - start
-        if time.perf_counter() > deadline:
-            raise RuntimeError(
-                f"only {merged.seen} of {expected} subscriptions became live "
-                f"(errors: {merged.error_samples}, closed: {merged.closed})"
-            )
+        last, still = -1, 0.0
+        while still < 1.0:
+            await asyncio.sleep(0.25)
+            seen = (await pool.stats()).seen
+            if seen >= expected:
+                return time.perf_counter() - start
+            still = still + 0.25 if seen == last else 0.0
+            last = seen
+            if time.perf_counter() > deadline:
+                merged = await pool.stats()
+                raise RuntimeError(
+                    f"only {merged.seen} of {expected} subscriptions became live "
+                    f"(errors: {merged.error_samples}, closed: {merged.closed})"
+                )

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from graphql_api.api.view import GraphQLView
+from graphql_api.observability.metrics import CONTENT_TYPE, CountedWebsockets
 from graphql_api.services import Services
 from graphql_api.settings import Settings, get_settings
 
 log = logging.getLogger("graphql_api")
+
+
+def settle_garbage_collector() -> None:
+    """Move start-up objects out of the collector's reach and collect less often: with many
+    live objects (subscriptions, loaded rows) full collections otherwise stall requests."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -39,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 f"  {first.secret}",
                 flush=True,
             )
+        settle_garbage_collector()
         try:
             yield
         finally:
@@ -67,12 +78,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             status_code=200 if ready else 503,
         )
 
+    async def metrics(request: Request) -> Response:
+        await services.metrics.refresh(services)
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/graphql", CountedWebsockets(graphql, services.metrics.websockets_open)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *([Route("/metrics", metrics)] if settings.metrics_enabled else []),
         ],
         lifespan=lifespan,
     )

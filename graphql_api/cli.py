@@ -19,7 +19,19 @@ def _serve(args: argparse.Namespace) -> None:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    from graphql_api.observability.logs import configure_logging
+
+    configure_logging(settings)
+    # Our handler formats uvicorn's records too (log_config=None); each GraphQL operation logs
+    # one line of its own, so uvicorn's access log would only repeat it.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _migrate(args: argparse.Namespace) -> None:

@@ -13,9 +13,11 @@ from graphql_api.agent.workspaces import Workspaces
 from graphql_api.broker import EventBroker, InProcessBroker
 from graphql_api.domain.api_keys import ApiKeyService
 from graphql_api.domain.approvals import ApprovalService
+from graphql_api.domain.rate_limits import RateLimiter
 from graphql_api.domain.sessions import SessionService
 from graphql_api.domain.turns import TurnService
 from graphql_api.domain.webhook_delivery import WebhookDeliverer
+from graphql_api.observability.metrics import ServerMetrics
 from graphql_api.settings import Settings
 from graphql_api.store.database import Database
 from graphql_api.store.webhooks import enqueue_session_event
@@ -51,6 +53,9 @@ class Services:
     #: Background workers started with the app (turn runner, webhook deliverer ...): each has
     #: `async start()` and `async stop()`.
     workers: list[Any] = field(default_factory=list)
+    #: Budgets per API key (None: RATE_LIMIT_ENABLED=false).
+    rate_limiter: RateLimiter | None = None
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -84,6 +89,7 @@ class Services:
             approvals=ApprovalService(db, runner),
             instance_id=instance_id,
             workers=[runner],
+            rate_limiter=RateLimiter.from_settings(settings) if settings.rate_limit_enabled else None,
         )
         if settings.webhook_delivery_enabled:
             services.workers.append(
@@ -100,6 +106,8 @@ class Services:
         for worker in reversed(self.workers):
             await worker.stop()
         await self.broker.stop()
+        if self.rate_limiter is not None:
+            await self.rate_limiter.close()
         await self.api_keys.flush()
         await self.db.dispose()
 

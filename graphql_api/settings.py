@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -97,6 +97,38 @@ class Settings(BaseSettings):
     redis_channel_prefix: str = Field(
         default="", description="Prepended to every Redis channel (deployments sharing a Redis)."
     )
+
+    # Query limits (api/query_limits.py): refused with QUERY_TOO_COMPLEX before execution
+    max_query_bytes: int = Field(default=65_536, ge=1, description="Checked before parsing.")
+    max_query_tokens: int = Field(default=2_000, ge=1)
+    max_query_depth: int = Field(default=15, ge=1)
+    max_aliases: int = Field(default=50, ge=0)
+    max_query_cost: int = Field(
+        default=50_000, ge=1, description="Fields an operation may resolve; first/last multiply."
+    )
+    allow_introspection: bool = True
+
+    # Rate limits per API key (domain/rate_limits.py), "N/period" as the `limits` library reads it
+    rate_limit_enabled: bool = True
+    rate_limit_turns: str = Field(default="60/minute", description="sendMessage, createSession with a prompt.")
+    rate_limit_mutations: str = Field(default="300/minute", description="Every other mutation.")
+    rate_limit_reads: str = Field(default="3000/minute", description="Queries and subscription starts.")
+    rate_limit_fail_open: bool = Field(
+        default=True, description="Redis unreachable: allow (true) or refuse with RATE_LIMITED."
+    )
+    rate_limit_timeout_seconds: float = Field(default=0.5, gt=0)
+
+    # Observability
+    log_format: Literal["json", "text"] = Field(default="json", description="Log lines of `serve`.")
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+
+    @field_validator("rate_limit_turns", "rate_limit_mutations", "rate_limit_reads")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # raises ValueError on anything it cannot read
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -75,6 +75,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "claude_cli_path": standin_cli_path(),
         "agent_backend": "claude",
         "interrupt_grace_seconds": 3.0,
+        # Rate limits are tested in tests/hardening; elsewhere one key may start 100 turns.
+        "rate_limit_enabled": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -41,13 +41,11 @@ SUITES: tuple[Suite, ...] = (
         "turns",
         "turns",
         "100 concurrent turns with the stand-in CLI: server overhead",
-        waiting_for="the turn runner (graphql_api/agent) has not landed",
     ),
     Suite(
         "scale-out",
         "scale_out",
         "suite 2 through a round-robin over two server processes",
-        waiting_for="its local round-robin proxy is not written; it needs the Redis broker landed",
     ),
 )
 

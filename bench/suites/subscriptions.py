@@ -14,6 +14,8 @@ Parts (each on a fresh server process; --parts picks them):
      stays within 100 ms.
   c  (on b's server and subscribers) one subscriber that never reads: the others' latency
      with it against without it, at a rate b held.
+  t  (not in the default) where the memory of idle subscriptions goes: tracemalloc snapshots
+     of a server before and after m's subscribers connect (tracing slows it: memory only).
 Same-run baseline: a redis-py subscriber in a client process, on the same channels (the Redis
 hop alone, under the server's latency). py-spy records the server after the timed runs.
 """
@@ -35,6 +37,8 @@ from bench.machine import describe, print_machine
 from bench.profile import Recording, parse
 from bench.report import Samples, ms, ratio, table
 from bench.servers import Server
+from bench.tree import fingerprint
+from bench.servers import NO_RATE_LIMITS
 from bench.wspool import ClientPool, Publisher, raise_nofile, subscription, wait_seen
 from graphql_api.store.seed import insert_sessions
 
@@ -50,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subscribers", type=int, default=5000, help="a: subscribers (5000)")
     parser.add_argument("--sessions", type=int, default=500, help="a: sessions (500)")
     parser.add_argument("--rate", type=float, default=100, help="a: events/s in total (100)")
-    parser.add_argument("--seconds", type=float, default=30, help="a: timed publishing (30)")
+    parser.add_argument("--seconds", type=float, default=20, help="a: timed publishing (20)")
     parser.add_argument("--memory-subscribers", type=int, default=1000, help="m: subscribers (1000)")
     parser.add_argument("--fanout-subscribers", type=int, default=1000, help="b: subscribers (1000)")
     parser.add_argument(
@@ -66,13 +70,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--server",
-        choices=("product", "gc-frozen", "plain"),
+        choices=("product", "gc-tuned", "plain"),
         default="product",
         help="product: `graphql-api serve` via bench.serve with GC pauses timed (default); "
-        "gc-frozen: the same plus gc.freeze() after start-up (a prototype); plain: the "
-        "`python -m graphql_api serve` command, nothing timed",
+        "gc-tuned: the same, then (after start-up) gc.collect(), gc.freeze() and "
+        "gc.set_threshold(--gc-threshold), a prototype; plain: `python -m graphql_api serve`",
     )
-    parser.add_argument("--gc-threshold", default="", help="with --server gc-frozen, e.g. 50000,20,100")
+    parser.add_argument("--gc-threshold", default="", help="with --server gc-tuned, e.g. 700,10,10")
+    parser.add_argument(
+        "--patch",
+        default="",
+        help="prototypes of fixes applied in the server (bench/serve.py PATCHES), e.g. event-memo",
+    )
+    parser.add_argument(
+        "--freeze-after-setup",
+        action="store_true",
+        help="with --server gc-tuned: freeze once the subscribers are live, not after start-up "
+        "(what a periodic gc.freeze() in the server would do)",
+    )
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--profile-seconds", type=float, default=10)
     parser.add_argument("--results-dir", type=Path, default=None)
@@ -88,7 +103,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 class Target:
     """One server process under test, with its CPU, RSS and GC figures."""
 
-    def __init__(self, database_url: str, args: argparse.Namespace, prefix: str, limit: int) -> None:
+    def __init__(
+        self, database_url: str, args: argparse.Namespace, prefix: str, limit: int, trace: bool = False
+    ) -> None:
         self.args = args
         self.gc_path: Path | None = None
         env = {
@@ -97,6 +114,7 @@ class Target:
             "SUBSCRIPTIONS_PER_KEY": str(limit),
             "AGENT_BACKEND": "demo",
             "WORKSPACE_ROOT": tempfile.mkdtemp(prefix="bench-subs-ws-"),
+            **NO_RATE_LIMITS,
         }
         variant = None if args.server == "plain" else "product"
         if variant:
@@ -104,17 +122,35 @@ class Target:
             env["BENCH_GC_LOG"] = str(self.gc_path)
             if args.gc_threshold:
                 env["BENCH_GC_THRESHOLD"] = args.gc_threshold
+            if trace:
+                env["BENCH_TRACEMALLOC"] = "12"
+            if args.patch:
+                env["BENCH_PATCH"] = args.patch
         self.server = Server(database_url, variant=variant, env=env)
 
     def start(self) -> Target:
         self.server.start()
-        if self.args.server == "gc-frozen":
-            import os
-            import signal
-
-            os.kill(self.server.pid, signal.SIGUSR2)
-            time.sleep(0.5)
+        if not self.args.freeze_after_setup:
+            self.freeze()
         return self
+
+    def freeze(self) -> None:
+        """gc-tuned only: gc.collect(); gc.freeze() (and the thresholds) in the server now."""
+        if self.args.server != "gc-tuned":
+            return
+        import os
+        import signal
+
+        os.kill(self.server.pid, signal.SIGUSR2)
+        time.sleep(1.0)
+
+    def setup_done(self) -> None:
+        if self.args.freeze_after_setup:
+            self.freeze()
+
+    def warnings(self) -> list[str]:
+        """The server's log lines at WARNING or above (it runs with LOG_LEVEL=WARNING)."""
+        return [line for line in self.server.log().splitlines() if "WARNING" in line or "ERROR" in line]
 
     def gc(self) -> dict[str, Any] | None:
         if self.gc_path is None:
@@ -125,6 +161,8 @@ class Target:
         self.server.stop()
         if self.gc_path is not None:
             self.gc_path.unlink(missing_ok=True)
+            for snap in self.gc_path.parent.glob(self.gc_path.name + ".*.snap"):
+                snap.unlink(missing_ok=True)
 
 
 async def _idle(server: Server) -> None:
@@ -173,6 +211,7 @@ async def _timed(
             rss_peak = max(rss_peak, server.rss_mib())
 
     watcher = asyncio.create_task(watch_rss())
+    pubsub_before = await publisher.pubsub_clients()
     try:
         published = await publisher.run(sessions, rate, seconds, pad)
         cpu1, client_cpu1, wall1 = server.cpu_seconds(), pool.cpu_seconds(), time.perf_counter()
@@ -181,6 +220,7 @@ async def _timed(
     finally:
         watcher.cancel()
     merged = await pool.stats()
+    pubsub_after = await publisher.pubsub_clients()
     gc_window = gcstats.window(gc_before, target.gc())
     latencies = Samples(merged.latencies())
     redis = Samples(merged.latencies("redis_lat_us"))
@@ -192,7 +232,8 @@ async def _timed(
         "expected": expected,
         "received": merged.received,
         "delivered": merged.received / expected if expected else float("nan"),
-        "offered_per_s": expected / elapsed,
+        # deliveries the schedule asked for per second (events/s x their subscribers)
+        "offered_per_s": expected / (published["published"] / rate),
         "p50": latencies.p50,
         "p99": latencies.p99,
         "max": max(latencies.values, default=float("nan")),
@@ -206,6 +247,8 @@ async def _timed(
         "error_samples": merged.error_samples,
         "closed": merged.closed,
         "gc": gc_window,
+        "timeline": merged.timeline(max(1.0, seconds / 10)),
+        "redis_pubsub_clients": {"before": pubsub_before, "after": pubsub_after},
     }
 
 
@@ -288,6 +331,7 @@ async def _part_a(
         live_s = await wait_seen(pool, publisher, sessions, setup["opened"])
         await _idle(server)
         rss_live = server.rss_mib()
+        target.setup_done()
         gc_setup = gcstats.window(gc0, target.gc())
         subscribers_of: dict[uuid.UUID, int] = {}
         for i in range(n):
@@ -305,6 +349,7 @@ async def _part_a(
             )  # fmt: skip
     finally:
         await pool.close()
+        warnings = target.warnings()
         target.stop()
     per_sub_idle = (rss_idle - rss0) * 1024 / max(setup["opened"], 1)
     per_sub_live = (rss_live - rss0) * 1024 / max(setup["opened"], 1)
@@ -313,6 +358,7 @@ async def _part_a(
         "rss_before_mib": rss0, "rss_idle_mib": rss_idle, "rss_live_mib": rss_live,
         "kb_per_idle_subscription": per_sub_idle, "kb_per_subscription_after_event": per_sub_live,
         "gc_during_setup": gc_setup, "timed": timed, "profile": profile,
+        "server_warnings": warnings,
     }  # fmt: skip
 
 
@@ -355,6 +401,57 @@ async def _part_m(
                   f"{out[name]['kb_per_subscription_after_event']:.1f} KB after one event")  # fmt: skip
             await asyncio.sleep(1.0)
     finally:
+        out["server_warnings"] = target.warnings()
+        target.stop()
+    return out
+
+
+async def _part_t(
+    bench: Any, args: argparse.Namespace, secret: str, ids: list[uuid.UUID], prefix: str,
+    publisher: Publisher,
+) -> dict[str, Any]:  # fmt: skip
+    """tracemalloc growth of idle subscriptions, and after one event each."""
+    n = args.memory_subscribers
+    sessions = ids[: min(len(ids), 100)]
+    target = Target(bench.url, args, prefix, limit=2 * n + 100, trace=True).start()
+    server = target.server
+    assert target.gc_path is not None
+    out: dict[str, Any] = {"subscribers": n, "deflate": args.deflate}
+    pool = await ClientPool(args.clients).start()
+    try:
+        warm = await ClientPool(1).start()
+        await warm.open(server.port, secret, [{"subs": [subscription(f"w{i}", s)]} for i, s in enumerate(sessions[:10])], deflate=args.deflate)  # fmt: skip
+        await wait_seen(warm, publisher, sessions[:10], 10)
+        await warm.close()
+        await _idle(server)
+        snap0 = await asyncio.to_thread(gcstats.allocation_snapshot, server.pid, target.gc_path, 0)
+        conns = [{"subs": [subscription(f"t{i}", sessions[i % len(sessions)])]} for i in range(n)]
+        setup = await pool.open(server.port, secret, conns, deflate=args.deflate, parallel=args.parallel)
+        await _idle(server)
+        snap1 = await asyncio.to_thread(gcstats.allocation_snapshot, server.pid, target.gc_path, 1)
+        await wait_seen(pool, publisher, sessions, setup["opened"])
+        await _idle(server)
+        snap2 = await asyncio.to_thread(gcstats.allocation_snapshot, server.pid, target.gc_path, 2)
+        # then many events: does anything grow per delivery?
+        rss2 = server.rss_mib()
+        subscribers_of = {s: 0 for s in sessions}
+        for i in range(n):
+            subscribers_of[sessions[i % len(sessions)]] += 1
+        flood = await _timed(target, pool, publisher, sessions, subscribers_of, 100, 10)
+        await _idle(server)
+        rss3 = server.rss_mib()
+        snap3 = await asyncio.to_thread(gcstats.allocation_snapshot, server.pid, target.gc_path, 3)
+        if snap0 and snap1 and snap2 and snap3:
+            out["idle"] = await asyncio.to_thread(gcstats.allocation_growth, snap0, snap1, setup["opened"])
+            out["after_event"] = await asyncio.to_thread(gcstats.allocation_growth, snap1, snap2, setup["opened"])
+            out["per_delivery"] = await asyncio.to_thread(
+                gcstats.allocation_growth, snap2, snap3, max(flood["received"], 1), "delivery"
+            )
+        out["opened"] = setup["opened"]
+        out["deliveries"] = flood["received"]
+        out["rss_growth_per_delivery_kb"] = (rss3 - rss2) * 1024 / max(flood["received"], 1)
+    finally:
+        await pool.close()
         target.stop()
     return out
 
@@ -376,6 +473,7 @@ async def _part_bc(
         )  # fmt: skip
         print(f"  b: {setup['opened']:,} subscribers on one session in {setup['seconds']:.1f} s")
         await wait_seen(pool, publisher, [hot], setup["opened"])
+        target.setup_done()
         await pool.redis(args.redis_url, [publisher.channel(hot)])
         subscribers_of = {hot: setup["opened"]}
         steps: list[dict[str, Any]] = []
@@ -441,6 +539,7 @@ async def _part_bc(
                   f"{ms(with_slow['p99'])} ms")  # fmt: skip
     finally:
         await pool.close()
+        out["server_warnings"] = target.warnings()
         target.stop()
     return out
 
@@ -464,11 +563,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         )
         facts["server"] = {
             "product": "graphql-api serve via bench.serve (GC pauses timed)",
-            "gc-frozen": "graphql-api serve via bench.serve + gc.freeze() after start-up"
-            + (f", gc.set_threshold({args.gc_threshold})" if args.gc_threshold else ""),
+            "gc-tuned": "graphql-api serve via bench.serve, then gc.collect(); gc.freeze()"
+            + (f"; gc.set_threshold({args.gc_threshold})" if args.gc_threshold else ""),
             "plain": "python -m graphql_api serve",
         }[args.server]
         facts["open files limit"] = str(nofile)
+        if args.patch:
+            facts["server"] += f"; prototype patches: {args.patch}"
+        facts["server code"] = fingerprint()
         print_machine(facts)
         figures["machine"] = facts
         key, secret = await bench.new_key("bench-subscriptions")
@@ -480,6 +582,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 figures["a"] = await _part_a(bench, args, secret, ids, prefix, publisher, results_dir)
             if "m" in parts:
                 figures["m"] = await _part_m(bench, args, secret, ids, prefix, publisher)
+            if "t" in parts:
+                figures["t"] = await _part_t(bench, args, secret, ids, prefix, publisher)
             if parts & {"b", "c"}:
                 figures["bc"] = await _part_bc(
                     bench, args, secret, ids, prefix, publisher, results_dir, parts
@@ -521,6 +625,11 @@ def _print(figures: dict[str, Any], args: argparse.Namespace) -> None:
             title=f"a: setup {setup['opened']:,} subscribers in {setup['seconds']:.1f} s ({setup['rate']:.0f}/s), "
             f"{setup['failed']} failed; all live after probes in {a['live_after_s']:.1f} s",
         ))  # fmt: skip
+        print(table(
+            ["publish time s", "deliveries", "p50 ms", "p99 ms", "max ms"],
+            [[f"{t:.0f}", n, ms(p50), ms(p99), ms(mx)] for t, n, p50, p99, mx in a["timed"]["timeline"]],
+            title="a: latency over the timed run, by publish time",
+        ))  # fmt: skip
         print("a: GC during the timed run: " + gcstats.describe(a["timed"]["gc"]))
         print("a: GC while the subscribers connected: " + gcstats.describe(a["gc_during_setup"]))
         print()
@@ -536,9 +645,29 @@ def _print(figures: dict[str, Any], args: argparse.Namespace) -> None:
              for name in ("no_deflate", "deflate") if name in mem],
             title="m: memory per subscription, one fresh server",
         ))  # fmt: skip
+    traced = figures.get("t")
+    if traced and traced.get("idle"):
+        print(f"t: {traced['opened']:,} idle subscriptions (permessage-deflate "
+              f"{'offered' if traced['deflate'] else 'not offered'}), tracemalloc growth:")
+        print(traced["idle"])
+        print("t: ... and what one event each added on top:")
+        print(traced["after_event"])
+        print(f"t: then {traced['deliveries']:,} deliveries: server RSS grew "
+              f"{traced['rss_growth_per_delivery_kb']:.2f} KB per delivery; tracemalloc:")
+        print(traced["per_delivery"])
     if bc.get("steps") is not None:
         held = bc.get("held")
         best = held["offered_per_s"] if held else 0.0
+        sustained = [x for x in bc["steps"] if x["delivered"] >= 0.99 and x["p99"] < 1.0]
+        top_sustained = max((x["offered_per_s"] for x in sustained), default=0.0)
+        first = bc["steps"][0]
+        print(
+            f"b: one event reaches all {bc['subscribers']:,} subscribers in p50 {ms(first['p50'])} / "
+            f"p99 {ms(first['p99'])} / max {ms(first['max'])} ms at {first['rate']:g} ev/s; highest rate "
+            f"kept up with (>= 99% delivered, p99 < 1 s): {top_sustained:,.0f} deliveries/s; "
+            f"server CPU {first['server_cpu_us_per_delivery']:.0f} µs per delivery"
+        )
+        print()
         checks.append(("b: >= 10,000 deliveries/s with p99 <= 100 ms", best >= 10000,
                        f"{best:,.0f} deliveries/s" if held else
                        f"none held (lowest step p99 {ms(bc['steps'][0]['p99'])} ms)"))  # fmt: skip
@@ -555,6 +684,13 @@ def _print(figures: dict[str, Any], args: argparse.Namespace) -> None:
                        f"{ms(slow['with']['p99'])} vs {ms(slow['without']['p99'])} ms = {ratio(slow['with']['p99'], slow['without']['p99'])}"))  # fmt: skip
     if checks:
         print(table(["target", "met", "measured"], [[t, "yes" if ok else "NO", m] for t, ok, m in checks]))
+    for name, part in (("a", a), ("m", mem), ("b/c", bc)):
+        if part and part.get("server_warnings"):
+            lines = part["server_warnings"]
+            print(f"{name}: the server logged {len(lines)} warnings/errors, e.g.:")
+            for line in lines[:3]:
+                print(f"  {line[:300]}")
+            print()
     for name, part in (("a", a), ("b", bc)):
         if part and part.get("profile"):
             print(part["profile"])

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("graphql_api.agent.turn")
 
 FILE_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
+APPROVAL_RECHECK_SECONDS = 2.0
 
 
 @dataclass
@@ -59,6 +60,7 @@ class TurnExecution:
     shutting_down: bool = False
     files_modified: list[str] = field(default_factory=list)
     approvals: dict[UUID, asyncio.Future[Any]] = field(default_factory=dict)
+    _control: Any = None
 
     @property
     def session_id(self) -> UUID:
@@ -70,8 +72,8 @@ class TurnExecution:
         runner = self.runner
         publisher = runner.publisher
         status, error = "FAILED", None
-        control = await runner.broker.subscribe(ev.control_channel(self.session_id))
-        follower = asyncio.create_task(self._follow_commands(control))
+        self._control = await runner.broker.subscribe(ev.control_channel(self.session_id))
+        follower = asyncio.create_task(self._follow_commands(self._control))
         try:
             self.last_sequence = self.session.last_sequence
             await publisher.session_event(
@@ -99,7 +101,7 @@ class TurnExecution:
             status, error = "FAILED", "internal error while running the turn"
         finally:
             follower.cancel()
-            await control.close()
+            await self._control.close()
             if self.run is not None:
                 await asyncio.shield(self.run.close())
             for future in self.approvals.values():
@@ -202,10 +204,7 @@ class TurnExecution:
             ev.event(ev.TOOL_APPROVAL_REQUESTED, self.session_id, self.last_sequence, approval=ev.row_to_json(approval))
         )
         try:
-            async with asyncio.timeout(timeout):
-                decided = await asyncio.shield(future)
-        except TimeoutError:
-            decided = await self._expire(approval.id, f"no decision within {timeout} seconds")
+            decided = await self._decision(approval.id, future, timeout)
         finally:
             self.approvals.pop(approval.id, None)
         if decided is None:
@@ -216,6 +215,23 @@ class TurnExecution:
             updated_input=decided.updated_input,
         )
 
+    async def _decision(self, approval_id: UUID, future: asyncio.Future[Any], timeout: float) -> Any:
+        """The decided row: announced over the control channel, or, should that message be
+        lost (broker restart), found by looking at the row every few seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return await self._expire(approval_id, f"no decision within {timeout} seconds")
+            try:
+                async with asyncio.timeout(min(remaining, APPROVAL_RECHECK_SECONDS)):
+                    return await asyncio.shield(future)
+            except TimeoutError:
+                async with self.runner.db.read() as conn:
+                    row = await ToolApprovalRepository(conn).get(approval_id)
+                if row is not None and row.status != "PENDING":
+                    return row
+
     async def _expire(self, approval_id: UUID, why: str) -> Any:
         async with self.runner.db.transaction() as conn:
             repo = ToolApprovalRepository(conn)
@@ -223,12 +239,29 @@ class TurnExecution:
             return row if row is not None else await repo.get(approval_id)
 
     async def _follow_commands(self, control: Any) -> None:
-        """Commands for this session's running turn, from any instance, via the broker."""
-        async for command in control:
+        """Commands for this session's running turn, from any instance, via the broker.
+
+        If the broker connection drops, subscribe again (with a pause) for as long as the turn
+        runs: a lost control channel would otherwise lose interrupts and approval answers."""
+        channel = ev.control_channel(self.session_id)
+        while True:
             try:
-                await self.command(command)
-            except Exception:  # noqa: BLE001
-                log.warning("command %s failed", command.get("type"), exc_info=True)
+                async for command in control:
+                    try:
+                        await self.command(command)
+                    except Exception:  # noqa: BLE001
+                        log.warning("command %s failed", command.get("type"), exc_info=True)
+            except Exception:  # noqa: BLE001 - the broker failed this subscription
+                log.warning("control channel of session %s lost; subscribing again", self.session_id)
+            await control.close()
+            while True:
+                await asyncio.sleep(0.5)
+                try:
+                    control = await self.runner.broker.subscribe(channel)
+                    break
+                except Exception:  # noqa: BLE001
+                    continue
+            self._control = control
 
     async def command(self, command: dict[str, Any]) -> None:
         kind = command.get("type")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from graphql_api.broker import EventBroker
@@ -37,6 +38,8 @@ class EventPublisher:
         await self.broker.publish(ev.control_channel(session_id), command)
 
     async def _publish(self, channel: str, event: dict[str, Any]) -> None:
+        # published_at: subscribers measure publish-to-delivery lag (a /metrics histogram).
+        event = {**event, "published_at": time.time()}
         try:
             await self.broker.publish(channel, event)
         except Exception:  # noqa: BLE001

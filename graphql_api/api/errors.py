@@ -12,6 +12,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from graphql_api.api.query_shape import token_limit_extensions
 from graphql_api.domain.errors import DomainError, ErrorCode
 
 log = logging.getLogger("graphql_api.errors")
@@ -28,6 +29,7 @@ def assign_code(error: GraphQLError, request_id: str) -> None:
     elif original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core itself: syntax, validation, variable coercion.
         extensions = dict(error.extensions or {})
+        extensions.update(token_limit_extensions(error.message))
         extensions.setdefault("code", _graphql_code(error))
         error.extensions = extensions
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -27,42 +28,114 @@ PageKey = tuple[Any, PageSpec]
 
 
 class Loaders:
-    """Built for each request (and each subscription event), so nothing is cached across keys."""
+    """Built for each request (and each subscription event), so nothing is cached across keys.
+
+    Each loader is created on first use: most requests touch two or three of them.
+    """
 
     def __init__(self, db: Database, principal: Principal) -> None:
         self.db = db
         self.principal = principal
-        p = principal
 
-        def by_id(repo: type[Any]) -> DataLoader[Any, Any]:
-            return self._keyed(repo, lambda r, ids: r.get_many(p, ids))
+    def _by_id(self, repo: type[Any]) -> DataLoader[Any, Any]:
+        p = self.principal
+        return self._keyed(repo, lambda r, ids: r.get_many(p, ids))
 
-        self.session = by_id(SessionRepository)
-        self.turn = by_id(TurnRepository)
-        self.message = by_id(MessageRepository)
-        self.checkpoint = by_id(CheckpointRepository)
-        self.api_key = by_id(ApiKeyRepository)
-        self.webhook = by_id(WebhookRepository)
-        self.webhook_delivery = by_id(WebhookDeliveryRepository)
-        self.active_turn = self._keyed(TurnRepository, lambda r, ids: r.running_by_session(p, ids))
-        self.approval = by_id(ToolApprovalRepository)
-        self.pending_approvals = self._loader(
+    # --- objects by id ---------------------------------------------------------------------
+
+    @cached_property
+    def session(self) -> DataLoader[Any, Any]:
+        return self._by_id(SessionRepository)
+
+    @cached_property
+    def turn(self) -> DataLoader[Any, Any]:
+        return self._by_id(TurnRepository)
+
+    @cached_property
+    def message(self) -> DataLoader[Any, Any]:
+        return self._by_id(MessageRepository)
+
+    @cached_property
+    def checkpoint(self) -> DataLoader[Any, Any]:
+        return self._by_id(CheckpointRepository)
+
+    @cached_property
+    def api_key(self) -> DataLoader[Any, Any]:
+        return self._by_id(ApiKeyRepository)
+
+    @cached_property
+    def webhook(self) -> DataLoader[Any, Any]:
+        return self._by_id(WebhookRepository)
+
+    @cached_property
+    def webhook_delivery(self) -> DataLoader[Any, Any]:
+        return self._by_id(WebhookDeliveryRepository)
+
+    @cached_property
+    def approval(self) -> DataLoader[Any, Any]:
+        return self._by_id(ToolApprovalRepository)
+
+    # --- per session -----------------------------------------------------------------------
+
+    @cached_property
+    def active_turn(self) -> DataLoader[Any, Any]:
+        p = self.principal
+        return self._keyed(TurnRepository, lambda r, ids: r.running_by_session(p, ids))
+
+    @cached_property
+    def pending_approvals(self) -> DataLoader[Any, Any]:
+        p = self.principal
+        return self._loader(
             lambda conn, ids: ToolApprovalRepository(conn).pending_by_session(p, ids), default=[]
         )
 
-        self.session_messages = self._pages(MessageRepository, "session_id")
-        self.session_turns = self._pages(TurnRepository, "session_id")
-        self.session_checkpoints = self._pages(CheckpointRepository, "session_id")
-        self.turn_messages = self._pages(MessageRepository, "turn_id")
-        self.session_forks = self._paged_loader(
+    # --- child pages, one statement per level ----------------------------------------------
+
+    @cached_property
+    def session_messages(self) -> DataLoader[PageKey, Page]:
+        return self._pages(MessageRepository, "session_id")
+
+    @cached_property
+    def session_turns(self) -> DataLoader[PageKey, Page]:
+        return self._pages(TurnRepository, "session_id")
+
+    @cached_property
+    def session_checkpoints(self) -> DataLoader[PageKey, Page]:
+        return self._pages(CheckpointRepository, "session_id")
+
+    @cached_property
+    def turn_messages(self) -> DataLoader[PageKey, Page]:
+        return self._pages(MessageRepository, "turn_id")
+
+    @cached_property
+    def session_forks(self) -> DataLoader[PageKey, Page]:
+        p = self.principal
+        return self._paged_loader(
             lambda conn, ids, spec: SessionRepository(conn).fork_pages(p, ids, spec)
         )
 
-        self.session_message_count = self._counts(MessageRepository, "session_id")
-        self.session_turn_count = self._counts(TurnRepository, "session_id")
-        self.session_checkpoint_count = self._counts(CheckpointRepository, "session_id")
-        self.turn_message_count = self._counts(MessageRepository, "turn_id")
-        self.session_fork_count = self._loader(
+    # --- totals ----------------------------------------------------------------------------
+
+    @cached_property
+    def session_message_count(self) -> DataLoader[Any, int]:
+        return self._counts(MessageRepository, "session_id")
+
+    @cached_property
+    def session_turn_count(self) -> DataLoader[Any, int]:
+        return self._counts(TurnRepository, "session_id")
+
+    @cached_property
+    def session_checkpoint_count(self) -> DataLoader[Any, int]:
+        return self._counts(CheckpointRepository, "session_id")
+
+    @cached_property
+    def turn_message_count(self) -> DataLoader[Any, int]:
+        return self._counts(MessageRepository, "turn_id")
+
+    @cached_property
+    def session_fork_count(self) -> DataLoader[Any, int]:
+        p = self.principal
+        return self._loader(
             lambda conn, ids: SessionRepository(conn).fork_counts(p, ids), default=0
         )
 

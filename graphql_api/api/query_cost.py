@@ -4,7 +4,8 @@
 
 `size` is how many times a field's selections can run:
 - a connection (a field with `first`/`last`): the `first` or `last` given, literal or
-  variable, else the default page size;
+  variable, else the default page size; capped at the maximum page size, because the field
+  itself refuses anything larger (BAD_USER_INPUT) before loading a row;
 - a list field with a list argument (`nodes(ids:)`): that list's length;
 - any other field, lists included: 1.
 
@@ -49,11 +50,13 @@ class _CostOf:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         default_page_size: int,
+        max_page_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.default_page_size = default_page_size
+        self.max_page_size = max_page_size
         self.fragment_costs: dict[str, int] = {}
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
@@ -106,7 +109,7 @@ class _CostOf:
                 if name in arguments:
                     value = value_from_ast(arguments[name], GraphQLInt, self.variables)
                     if isinstance(value, int):
-                        return max(value, 0)
+                        return min(max(value, 0), self.max_page_size)
             return self.default_page_size
         if isinstance(get_nullable_type(definition.type), GraphQLList):
             for name, argument in definition.args.items():
@@ -124,20 +127,24 @@ def operation_cost(
     variables: dict[str, Any] | None,
     *,
     default_page_size: int,
+    max_page_size: int,
 ) -> int:
     """The cost of the operation that would run (0 when there is none to run)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
     root: GraphQLNamedType | None = schema.get_root_type(operation.operation)
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-    # Variables that do not coerce fail execution anyway; cost the operation with defaults.
-    values = coerced if isinstance(coerced, dict) else {}
+    values: dict[str, Any] = {}
+    if operation.variable_definitions:
+        coerced = get_variable_values(schema, operation.variable_definitions, variables or {})
+        # Variables that do not coerce fail execution anyway; cost the operation with defaults.
+        if not isinstance(coerced, list):
+            values = dict(coerced.coerced)
     fragments = {
         definition.name.value: definition
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    return _CostOf(schema, fragments, values, default_page_size).selections(
+    return _CostOf(schema, fragments, values, default_page_size, max_page_size).selections(
         operation.selection_set, root
     )

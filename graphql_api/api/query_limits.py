@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from graphql_api.api.operation_observer import record_refused_document
 from graphql_api.api.query_cost import operation_cost
 from graphql_api.api.query_shape import shape_rule, too_complex
 
@@ -84,8 +85,6 @@ class SizeLimitedSchema(strawberry.Schema):
             return None
         error = document_too_large(query, settings.max_query_bytes)
         if error is not None:
-            from graphql_api.api.operation_observer import record_refused_document
-
             record_refused_document(context, operation_name, error)
         return error
 
@@ -112,13 +111,15 @@ class QueryLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         execution_context = self.execution_context
         settings = _settings_of(execution_context.context)
-        if settings is not None and execution_context.result is None:
+        document = execution_context.graphql_document  # on_execute runs on parsed documents only
+        if settings is not None and document is not None and execution_context.result is None:
             cost = operation_cost(
                 execution_context.schema._schema,
-                execution_context.graphql_document,
-                execution_context.provided_operation_name,
+                document,
+                execution_context.operation_name,
                 execution_context.variables,
                 default_page_size=settings.default_page_size,
+                max_page_size=settings.max_page_size,
             )
             limit = settings.max_query_cost
             if cost > limit:

@@ -12,6 +12,7 @@ class is part of the cache key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -81,7 +82,11 @@ class _ShapeOf:
 
 def too_complex(kind: str, limit: int, actual: int | None, message: str) -> GraphQLError:
     """The refusal every query limit answers with (kind: bytes, tokens, depth, aliases, cost)."""
-    extensions: dict[str, Any] = {"code": ErrorCode.QUERY_TOO_COMPLEX.value, "kind": kind, "limit": limit}
+    extensions: dict[str, Any] = {
+        "code": ErrorCode.QUERY_TOO_COMPLEX.value,
+        "kind": kind,
+        "limit": limit,
+    }
     if actual is not None:
         extensions["actual"] = actual
     return GraphQLError(message, extensions=extensions)
@@ -116,3 +121,14 @@ def shape_rule(max_depth: int, max_aliases: int) -> type[ValidationRule]:
             return SKIP  # measured already; nothing below needs this rule's visit
 
     return QueryShapeRule
+
+
+_TOKENS_REFUSED = re.compile(r"Document contains more than (\d+) tokens")
+
+
+def token_limit_extensions(message: str) -> dict[str, Any]:
+    """graphql-core's parser reports MAX_QUERY_TOKENS as a syntax error; this is its code."""
+    match = _TOKENS_REFUSED.search(message)
+    if match is None:
+        return {}
+    return {"code": ErrorCode.QUERY_TOO_COMPLEX.value, "kind": "tokens", "limit": int(match[1])}

@@ -15,6 +15,9 @@ from graphql_api.api.mutations.approvals import ApprovalMutations
 from graphql_api.api.mutations.sessions import SessionMutations
 from graphql_api.api.mutations.turns import TurnMutations
 from graphql_api.api.mutations.webhooks import WebhookMutations
+from graphql_api.api.operation_observer import OperationObserver
+from graphql_api.api.query_limits import QueryLimits, SizeLimitedSchema
+from graphql_api.api.rate_limits import RateLimits
 from graphql_api.api.queries import Query as SessionQueries
 from graphql_api.api.subscriptions import SessionSubscriptions
 from graphql_api.api.types.approval import ToolApproval
@@ -39,7 +42,7 @@ MUTATIONS: tuple[type, ...] = (
 SUBSCRIPTIONS: tuple[type, ...] = (SessionSubscriptions,)
 
 
-class _Schema(strawberry.Schema):
+class _Schema(SizeLimitedSchema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Every error gets its code here; internal ones are logged with the request id."""
         assign_codes(errors, execution_context)
@@ -55,8 +58,11 @@ def build_schema() -> strawberry.Schema:
             *EVENT_TYPES,
         ],  # fmt: skip
         extensions=[
+            OperationObserver,  # first: sees every outcome
+            QueryLimits,  # before parsing: sets the token cap and validation rules
             lambda: ReportingParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
+            RateLimits,  # on_execute, after the cost check: refused queries spend no budget
         ],
     )
 

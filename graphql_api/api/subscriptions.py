@@ -26,8 +26,13 @@ from graphql_api.domain.live_streams import SessionEventStream, session_updates
 @contextmanager
 def _slot(context: RequestContext) -> Iterator[None]:
     slots = context.subscription_slots
+    active = context.services.metrics.subscriptions_active
     with slots.hold(context) if slots is not None else nullcontext():
-        yield
+        active.inc()
+        try:
+            yield
+        finally:
+            active.dec()
 
 
 @strawberry.type
@@ -56,6 +61,7 @@ class SessionSubscriptions:
                 queue_size=services.settings.subscription_queue_size,
             )
             async for event in stream:
+                services.metrics.observe_delivery(event)
                 built = session_event(event)
                 if built is not None:
                     context.use_fresh_loaders()

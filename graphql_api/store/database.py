@@ -27,8 +27,12 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout): a connection found dead fails its request
+            # and invalidates the pool, so the next request reconnects; recycle old ones.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # Reads run without BEGIN/ROLLBACK round trips.
+        self.read_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         # SQLite has one writer at a time; serialising writers here avoids SQLITE_BUSY on a
@@ -41,8 +45,8 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads (autocommit-free, rolled back on exit)."""
-        async with self.engine.connect() as conn:
+        """A connection for reads, in autocommit mode: no transaction round trips."""
+        async with self.read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager

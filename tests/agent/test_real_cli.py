@@ -47,9 +47,13 @@ def workspace_of(services: Services, session_id: str) -> Path:
 async def approve_next(client, session_id: str) -> dict:
     async def pending():
         s = await state(client, session_id)
-        return s["pendingApprovals"][0] if s["pendingApprovals"] else None
+        if s["pendingApprovals"]:
+            return s["pendingApprovals"][0]
+        turn = s["turns"]["edges"][-1]["node"]
+        assert turn["status"] in ("QUEUED", "RUNNING"), f"the turn ended without asking: {turn}"
+        return None
 
-    approval = await wait_for(pending, timeout=30)
+    approval = await wait_for(pending, timeout=60)
     await client.data(RESPOND, {"i": {"approvalId": approval["id"], "allow": True}})
     return approval
 

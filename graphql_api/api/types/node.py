@@ -22,8 +22,18 @@ class Node:
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    # Cursors are encoded only when a query asks for them.
+    _list_name: strawberry.Private[str]
+    _start_keys: strawberry.Private[tuple[Any, ...] | None]
+    _end_keys: strawberry.Private[tuple[Any, ...] | None]
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return None if self._start_keys is None else encode_cursor(self._list_name, self._start_keys)
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return None if self._end_keys is None else encode_cursor(self._list_name, self._end_keys)
 
 
 @strawberry.type
@@ -56,8 +66,9 @@ def connection_parts(
     info = PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
-        start_cursor=edges[0].cursor() if edges else None,
-        end_cursor=edges[-1].cursor() if edges else None,
+        _list_name=list_name,
+        _start_keys=edges[0]._keys if edges else None,
+        _end_keys=edges[-1]._keys if edges else None,
     )
     return edges, info
 

@@ -1,0 +1,1 @@
+"""What an operator sees of a running instance: JSON logs and Prometheus metrics."""

@@ -1,0 +1,48 @@
+"""Fixtures for the hardening tests: apps with their own settings over the shared database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from graphql_api.app import create_app
+from graphql_api.services import Services
+from tests.conftest import GraphQLClient, make_settings
+
+
+class App:
+    """An app over `services` with its own settings (not started: requests only)."""
+
+    def __init__(self, services: Services, http: httpx.AsyncClient) -> None:
+        self.services = services
+        self.http = http
+
+    def client(self, secret: str | None = None) -> GraphQLClient:
+        return GraphQLClient(self.http, secret)
+
+
+@pytest.fixture
+async def app_with(database_url: str) -> AsyncIterator[Any]:
+    """A factory: await app_with(**setting overrides) -> App."""
+    made: list[App] = []
+
+    async def make(**overrides: Any) -> App:
+        overrides.setdefault("rate_limit_enabled", True)  # the shared test settings turn it off
+        services = Services.create(make_settings(database_url, **overrides))
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(services=services)), base_url="http://test"
+        )
+        made.append(App(services, http))
+        return made[-1]
+
+    yield make
+    for app in made:
+        await app.http.aclose()
+        await app.services.close()
+
+
+def code_of(error: dict[str, Any]) -> str:
+    return error.get("extensions", {}).get("code", "")
