@@ -20,8 +20,15 @@ class Probe:
             self.headers["Authorization"] = f"Bearer {secret}"
 
     def raw(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        self.conn.request(method, path, body=body, headers=self.headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=self.headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection between runs: reconnect once.
+            self.conn.close()
+            self.conn.connect()
+            self.conn.request(method, path, body=body, headers=self.headers)
+            response = self.conn.getresponse()
         return response.status, response.read()
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:

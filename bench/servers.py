@@ -49,7 +49,11 @@ class Server:
         self.log_path = Path(tempfile.gettempdir()) / f"bench-server-{self.port}.log"
         base = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SQL_ECHO")}
         # Access logging off (LOG_LEVEL=WARNING): a log line per request is not what is measured.
-        self.env = {**base, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **(env or {})}
+        # Rate limits off: one key sends every request, and refusals are not what is measured.
+        self.env = {
+            **base, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_ENABLED": "false", **(env or {}),
+        }  # fmt: skip
         if root != ROOT:  # its graphql_api first; bench itself still comes from this checkout
             self.env["PYTHONPATH"] = os.pathsep.join([str(root), str(ROOT)])
         self.process: subprocess.Popen[bytes] | None = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from graphql_api.app import create_app
 from graphql_api.services import Services
@@ -46,3 +49,22 @@ async def app_with(database_url: str) -> AsyncIterator[Any]:
 
 def code_of(error: dict[str, Any]) -> str:
     return error.get("extensions", {}).get("code", "")
+
+
+# ----------------------------------------------------------------- graphql-transport-ws, raw
+
+
+async def acknowledged(server: Any, secret: str) -> Any:
+    """A graphql-transport-ws connection to `server`, initialised with `secret`."""
+    ws = await websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"])
+    await send(ws, {"type": "connection_init", "payload": {"apiKey": secret}})
+    assert (await receive(ws))["type"] == "connection_ack"
+    return ws
+
+
+async def send(ws: Any, message: dict[str, Any]) -> None:
+    await ws.send(json.dumps(message))
+
+
+async def receive(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))

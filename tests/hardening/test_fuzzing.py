@@ -1,7 +1,7 @@
 """Schemathesis fuzzes /graphql of a real server with a real key: every query and mutation
 root field, with generated arguments. No answer may be a 5xx or carry the INTERNAL code.
 
-The number of examples per root field is bounded (FUZZ_EXAMPLES, default 12) so the run stays
+The number of examples per root field is bounded (FUZZ_EXAMPLES, default 20) so the run stays
 well under a minute per backend; raise it locally for a deeper search.
 """
 
@@ -23,7 +23,7 @@ from schemathesis.graphql import nodes
 
 from tests.servers import ROOT, ServerProcess, running_server
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 
 _json_scalars = st.one_of(
     st.none().map(lambda _: nodes.Null),

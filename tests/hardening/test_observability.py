@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert
 from graphql_api.observability.metrics import MAX_OPERATION_NAMES, ServerMetrics
 from graphql_api.store.models import Session, Turn
 from graphql_api.store.types import new_id, utcnow
-from tests.api.test_websocket_protocol import acknowledged, receive, send
+from tests.hardening.conftest import acknowledged, receive, send
 from tests.servers import ServerProcess, running_server
 
 PROBE = "query MetricsProbe { viewer { sessionCount } }"

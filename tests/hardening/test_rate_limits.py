@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_websocket_protocol import acknowledged, receive, send
-from tests.hardening.conftest import code_of
+from tests.hardening.conftest import acknowledged, code_of, receive, send
 from tests.live import REDIS_URL, channel_prefix
 from tests.redis_server import RedisServer
 from tests.servers import ServerProcess, free_port, running_server
