@@ -106,17 +106,18 @@ def _machine_busy() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every process named postgres (this run's and everybody else's)."""
-    total = 0.0
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every process named postgres (this run's and everybody else's),
+    by pid: a backend that exits takes its total with it, so runs compare pid by pid."""
+    found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == "postgres":
-                    total += _proc_cpu(int(entry.name))
+                    found[int(entry.name)] = _proc_cpu(int(entry.name))
             except (OSError, ValueError):
                 continue
-    return total
+    return found
 
 
 def _run_one(
@@ -251,7 +252,7 @@ def _figures(result: LoadResult, a: dict[str, Any], b: dict[str, Any]) -> dict[s
         "machine_busy": (b["busy"] - a["busy"]) / wall,  # cores
         "servers_cpu": [(y - x) / wall for x, y in zip(a["servers"], b["servers"], strict=True)],
         "proxies_cpu": sum(y - x for x, y in zip(a["proxies"], b["proxies"], strict=True)) / wall,
-        "postgres_cpu": (b["postgres"] - a["postgres"]) / wall,
+        "postgres_cpu": sum(cpu - a["postgres"].get(pid, 0.0) for pid, cpu in b["postgres"].items()) / wall,
         "server_cpu_ms_per_request": sum(y - x for x, y in zip(a["servers"], b["servers"], strict=True))
         / max(result.requests, 1) * 1000,
     }  # fmt: skip
