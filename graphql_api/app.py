@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
+        if services.draining:  # shutting down: still serving, but send new traffic elsewhere
+            return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
         checks = {"database": "ok"}
         try:
             await services.db.ping()
@@ -85,7 +87,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", CountedWebsockets(graphql, services.metrics.websockets_open)),
+            WebSocketRoute(
+                "/graphql",
+                services.websockets.track(
+                    CountedWebsockets(graphql, services.metrics.websockets_open)
+                ),
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *([Route("/metrics", metrics)] if settings.metrics_enabled else []),

@@ -11,9 +11,8 @@ from graphql_api.settings import get_settings
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from graphql_api.app import create_app
+    from graphql_api.shutdown import serve
 
     settings = get_settings()
     host = args.host or settings.host
@@ -23,14 +22,17 @@ def _serve(args: argparse.Namespace) -> None:
 
     configure_logging(settings)
     # Our handler formats uvicorn's records too (log_config=None); each GraphQL operation logs
-    # one line of its own, so uvicorn's access log would only repeat it.
-    uvicorn.run(
-        create_app(settings),
+    # one line of its own, so uvicorn's access log would only repeat it. SIGTERM drains first.
+    app = create_app(settings)
+    serve(
+        app,
+        app.state.services,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
 
 

@@ -18,6 +18,7 @@ from graphql_api.domain.sessions import SessionService
 from graphql_api.domain.turns import TurnService
 from graphql_api.domain.webhook_delivery import WebhookDeliverer
 from graphql_api.observability.metrics import ServerMetrics
+from graphql_api.open_websockets import OpenWebsockets
 from graphql_api.settings import Settings
 from graphql_api.store.database import Database
 from graphql_api.store.webhooks import enqueue_session_event
@@ -56,6 +57,10 @@ class Services:
     #: Budgets per API key (None: RATE_LIMIT_ENABLED=false).
     rate_limiter: RateLimiter | None = None
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    #: The websockets open here, closed with 1001 when the process shuts down.
+    websockets: OpenWebsockets = field(default_factory=OpenWebsockets)
+    #: Set when shutdown began (graphql_api/shutdown.py): /readyz answers 503, turns are refused.
+    draining: bool = False
 
     @classmethod
     def create(cls, settings: Settings) -> Services:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     wait_timeout_seconds: float = 300.0
     default_approval_timeout_seconds: int = 300
     interrupt_grace_seconds: float = 5.0
+    shutdown_drain_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long running turns may go on before they are interrupted.",
+    )
     max_prompt_chars: int = 100_000
     max_images: int = 10
     max_image_bytes: int = 5 * 1024 * 1024
@@ -93,6 +98,16 @@ class Settings(BaseSettings):
     )
     ws_connection_init_timeout_seconds: float = Field(
         default=10.0, gt=0, description="graphql-transport-ws closes 4408 without connection_init."
+    )
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description="Offer permessage-deflate on websockets. Off: its zlib state costs about "
+        "37 KB per websocket (BENCHMARKS.md, section 5) and saves little on small event frames.",
+    )
+    subscription_shared_execution: bool = Field(
+        default=True,
+        description="Subscribers of a session with the same operation, variables and key share "
+        "one execution and one serialized payload per live event (api/fanout.py).",
     )
     redis_channel_prefix: str = Field(
         default="", description="Prepended to every Redis channel (deployments sharing a Redis)."

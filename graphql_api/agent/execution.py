@@ -72,7 +72,10 @@ class TurnExecution:
         runner = self.runner
         publisher = runner.publisher
         status, error = "FAILED", None
-        self._control = await runner.broker.subscribe(ev.control_channel(self.session_id))
+        try:
+            self._control = await runner.broker.subscribe(ev.control_channel(self.session_id))
+        except Exception:  # noqa: BLE001 - broker away (Redis down): run; the follower resubscribes
+            log.warning("turn %s starts without its control channel (broker unavailable)", self.turn.id)
         follower = asyncio.create_task(self._follow_commands(self._control))
         try:
             self.last_sequence = self.session.last_sequence
@@ -94,19 +97,21 @@ class TurnExecution:
         except AgentFailure as failure:
             status, error = ("INTERRUPTED", None) if self.interrupt_requested else ("FAILED", str(failure))
         except asyncio.CancelledError:
-            status = "INTERRUPTED"
-            error = "the server shut down during the turn" if self.shutting_down else None
+            status, error = "INTERRUPTED", None
         except Exception:  # noqa: BLE001 - a turn's failure must never take the server down
             log.exception("turn %s failed", self.turn.id)
             status, error = "FAILED", "internal error while running the turn"
         finally:
             follower.cancel()
-            await self._control.close()
+            if self._control is not None:
+                await self._control.close()
             if self.run is not None:
                 await asyncio.shield(self.run.close())
             for future in self.approvals.values():
                 if not future.done():
                     future.set_result(None)
+        if status == "INTERRUPTED" and self.shutting_down:
+            error = error or "the server shut down during the turn"
         await asyncio.shield(self._finish(status, error, prompt_uuid if "prompt_uuid" in locals() else None))
 
     def _request(self, prompt_uuid: str) -> TurnRequest:
@@ -245,15 +250,16 @@ class TurnExecution:
         runs: a lost control channel would otherwise lose interrupts and approval answers."""
         channel = ev.control_channel(self.session_id)
         while True:
-            try:
-                async for command in control:
-                    try:
-                        await self.command(command)
-                    except Exception:  # noqa: BLE001
-                        log.warning("command %s failed", command.get("type"), exc_info=True)
-            except Exception:  # noqa: BLE001 - the broker failed this subscription
-                log.warning("control channel of session %s lost; subscribing again", self.session_id)
-            await control.close()
+            if control is not None:  # None: the turn started while the broker was away
+                try:
+                    async for command in control:
+                        try:
+                            await self.command(command)
+                        except Exception:  # noqa: BLE001
+                            log.warning("command %s failed", command.get("type"), exc_info=True)
+                except Exception:  # noqa: BLE001 - the broker failed this subscription
+                    log.warning("control channel of session %s lost; subscribing again", self.session_id)
+                await control.close()
             while True:
                 await asyncio.sleep(0.5)
                 try:
@@ -284,6 +290,9 @@ class TurnExecution:
         if self.interrupt_requested:
             return
         self.interrupt_requested = True
+        # Armed first: an agent that never answers the interrupt request is ended all the same.
+        grace = self.runner.settings.interrupt_grace_seconds
+        asyncio.get_running_loop().call_later(grace, self._force_stop)
         for future in self.approvals.values():
             if not future.done():
                 future.set_result(None)
@@ -292,8 +301,6 @@ class TurnExecution:
                 await self.run.interrupt()
             except Exception:  # noqa: BLE001 - a dead process is interrupted enough
                 log.debug("interrupt failed", exc_info=True)
-        grace = self.runner.settings.interrupt_grace_seconds
-        asyncio.get_running_loop().call_later(grace, self._force_stop)
 
     def _force_stop(self) -> None:
         if self.task is not None and not self.task.done():

@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql_api.broker import EventBroker
 from graphql_api.domain import events as ev
+from graphql_api.domain.errors import BrokerUnavailable
 
 log = logging.getLogger("graphql_api.agent.publisher")
 
@@ -42,5 +43,7 @@ class EventPublisher:
         event = {**event, "published_at": time.time()}
         try:
             await self.broker.publish(channel, event)
+        except BrokerUnavailable as error:  # Redis is away: one line, not a traceback per event
+            log.warning("could not publish to %s: %s", channel, error.message)
         except Exception:  # noqa: BLE001
             log.warning("could not publish to %s", channel, exc_info=True)

@@ -29,6 +29,8 @@ from graphql_api.store.types import utcnow
 
 log = logging.getLogger("graphql_api.agent.runner")
 
+SHUTDOWN_ERROR = "the server shut down during the turn"
+
 #: outbox(conn, session_row, event_type, payload): webhook deliveries in the caller's transaction
 Outbox = Callable[[Any, Any, str, dict[str, Any]], Awaitable[None]]
 
@@ -60,6 +62,7 @@ class TurnRunner:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._dispatching = asyncio.Lock()
+        self._launched = False  # whether any turn ran here (else stopping has none to record)
 
     @property
     def lease(self) -> timedelta:
@@ -81,21 +84,28 @@ class TurnRunner:
             await asyncio.wait(
                 [e.task for e in self.running.values() if e.task], timeout=drain_seconds
             )
-        for execution in list(self.running.values()):
+        executions = list(self.running.values())
+        for execution in executions:
             execution.shutting_down = True
-            await execution.interrupt()
-        tasks = [e.task for e in self.running.values() if e.task]
+        # All at once, and not awaited one by one: an agent that does not answer its interrupt
+        # (or one already cancelled) must not hold up the others; each is ended after the grace.
+        interrupts = [asyncio.create_task(e.interrupt()) for e in executions]
+        tasks = [e.task for e in executions if e.task]
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=self.settings.interrupt_grace_seconds + 1)
+            grace = self.settings.interrupt_grace_seconds
+            done, pending = await asyncio.wait(tasks, timeout=grace + 1)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
+        for interrupt in interrupts:
+            interrupt.cancel()
         loops, self._loops = self._loops, []
         for loop in loops:
             loop.cancel()
         if loops:
             await asyncio.wait(loops, timeout=5)
+        await self._record_abandoned()
 
     def wake(self) -> None:
         self._wake.set()
@@ -158,6 +168,7 @@ class TurnRunner:
         return None
 
     def _launch(self, turn: Any, session: Any) -> None:
+        self._launched = True
         execution = TurnExecution(runner=self, turn=turn, session=session)
         self.running[session.id] = execution
         execution.task = asyncio.create_task(self._run(execution), name=f"turn-{turn.id}")
@@ -176,39 +187,72 @@ class TurnRunner:
         while self._loops:
             await asyncio.sleep(period * random.uniform(0.8, 1.0))
             try:
-                if self.running:
-                    async with self.db.transaction() as conn:
-                        await TurnRepository(conn).renew_leases(self.instance_id, utcnow() + self.lease)
                 await self.reap()
             except Exception:  # noqa: BLE001
                 log.warning("lease upkeep failed", exc_info=True)
 
     async def reap(self) -> int:
-        """Fail turns whose instance stopped renewing, and free sessions left RUNNING."""
+        """Renew the leases of the turns running here, then fail turns whose instance stopped
+        renewing and free sessions left RUNNING; returns how many turns were lost.
+
+        The turns running here are never expired by their own instance, even when their renewal
+        came late (a busy event loop): they are renewed first, in the same transaction, and kept
+        out of the expiry."""
         now = utcnow()
+        own = [execution.turn.id for execution in list(self.running.values())]
+        async with self.db.transaction() as conn:
+            turns = TurnRepository(conn)
+            if own:
+                await turns.renew_leases(self.instance_id, now + self.lease, turn_ids=own)
+            lost = await turns.expire_lost(now, keep=own)
+            lost_sessions = [turn.session_id for turn in lost]
+            sessions = await self._free_sessions(conn, lost_sessions, now, stale=True)
+        for turn in lost:
+            log.warning("turn %s lost its instance %s", turn.id, turn.instance_id)
+        await self._announce_ended(lost, sessions)
+        return len(lost)
+
+    async def _record_abandoned(self) -> None:
+        """On stop: turns of this instance still RUNNING in the database (their task ended
+        without recording them, e.g. cancelled while closing) become INTERRUPTED."""
+        if not self._launched:
+            return
+        now = utcnow()
+        try:
+            async with self.db.transaction() as conn:
+                ended = await TurnRepository(conn).end_instance_turns(
+                    self.instance_id, now, status="INTERRUPTED", error=SHUTDOWN_ERROR
+                )
+                if not ended:
+                    return
+                sessions = await self._free_sessions(conn, [turn.session_id for turn in ended], now)
+            log.warning("recorded %d abandoned turns as INTERRUPTED", len(ended))
+            await self._announce_ended(ended, sessions)
+        except Exception:  # noqa: BLE001 - stopping goes on; the lease reaper is the fallback
+            log.warning("recording abandoned turns failed", exc_info=True)
+
+    async def _free_sessions(
+        self, conn: Any, session_ids: list[UUID], now: Any, *, stale: bool = False
+    ) -> list[Any]:
+        """Sessions RUNNING without a running turn go back to IDLE: those of `session_ids`,
+        and with `stale` any not updated for a lease (left behind by a lost instance)."""
         running_turn = exists().where(
             and_(turns_table.c.session_id == sessions_table.c.id, turns_table.c.status == "RUNNING")
         )
-        async with self.db.transaction() as conn:
-            lost = await TurnRepository(conn).expire_lost(now)
-            lost_sessions = [turn.session_id for turn in lost]
-            freed = await conn.execute(
-                update(sessions_table)
-                .where(
-                    sessions_table.c.status == "RUNNING",
-                    or_(
-                        sessions_table.c.id.in_(lost_sessions),
-                        sessions_table.c.updated_at < now - self.lease,
-                    ),
-                    ~running_turn,
-                )
-                .values(status="IDLE", updated_at=now)
-                .returning(*sessions_table.c)
-            )
-            sessions = list(freed.all())
+        which = sessions_table.c.id.in_(session_ids)
+        if stale:
+            which = or_(which, sessions_table.c.updated_at < now - self.lease)
+        freed = await conn.execute(
+            update(sessions_table)
+            .where(sessions_table.c.status == "RUNNING", which, ~running_turn)
+            .values(status="IDLE", updated_at=now)
+            .returning(*sessions_table.c)
+        )
+        return list(freed.all())
+
+    async def _announce_ended(self, turns: list[Any], sessions: list[Any]) -> None:
         sequences = {session.id: session.last_sequence for session in sessions}
-        for turn in lost:
-            log.warning("turn %s lost its instance %s", turn.id, turn.instance_id)
+        for turn in turns:
             await self.publisher.session_event(
                 ev.event(
                     ev.TURN_FINISHED,
@@ -219,9 +263,8 @@ class TurnRunner:
             )
         for session in sessions:
             await self.publisher.status_changed(session)
-        if lost or sessions:
+        if turns or sessions:
             self.wake()
-        return len(lost)
 
     # --- commands for turns running here or elsewhere -------------------------------------
 

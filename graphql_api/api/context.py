@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from strawberry.types import Info as StrawberryInfo
 
 from graphql_api.api.loaders import Loaders
-from graphql_api.domain.errors import Unauthenticated
+from graphql_api.domain.errors import DatabaseUnavailable, Unauthenticated
 from graphql_api.domain.principal import Principal
 
 if TYPE_CHECKING:
@@ -36,11 +36,16 @@ class RequestContext:
     #: Caps on live subscriptions (None: no caps); `live_subscriptions` counts this connection's.
     subscription_slots: SubscriptionSlots | None = field(default=None, repr=False)
     live_subscriptions: int = 0
+    #: The key could not be checked because the database is away: fields answer
+    #: SERVICE_UNAVAILABLE, not UNAUTHENTICATED (the key may well be valid).
+    auth_unavailable: bool = False
 
     @property
     def principal(self) -> Principal:
         """The caller; every field that touches data asks for it, so no key means no data."""
         if self.principal_or_none is None:
+            if self.auth_unavailable:
+                raise DatabaseUnavailable()
             raise Unauthenticated(
                 "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
             )

@@ -1,7 +1,9 @@
 """The one place errors become GraphQL errors: every error leaves with `extensions.code`.
 
 Domain errors keep their message and extensions. Anything unexpected becomes INTERNAL with
-no exception text, only a request id that the log line carries too. Strawberry hands every
+no exception text, only a request id that the log line carries too. A dependency that is away
+(the database restarting) is SERVICE_UNAVAILABLE with `dependency`, `retryAfter` and the
+request id: the request was fine, the same request may be sent again shortly. Strawberry hands every
 error list (parse, validation, execution) to `Schema.process_errors`, so that is the hook.
 """
 
@@ -12,8 +14,15 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from graphql_api.api.operation_observer import http_response_headers
 from graphql_api.api.query_shape import token_limit_extensions
-from graphql_api.domain.errors import DomainError, ErrorCode
+from graphql_api.domain.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    ErrorCode,
+    ServiceUnavailable,
+)
+from graphql_api.store.database import is_unavailable
 
 log = logging.getLogger("graphql_api.errors")
 
@@ -23,7 +32,20 @@ def assign_code(error: GraphQLError, request_id: str) -> None:
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
-    if isinstance(original, DomainError):
+    if original is not None and not isinstance(original, DomainError) and is_unavailable(original):
+        original = DatabaseUnavailable()  # raised past the Database boundary: same answer
+    if isinstance(original, ServiceUnavailable):
+        log.warning(
+            "%s in %s (request %s)",
+            original.message,
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+        )
+        error.message = original.message
+        error.extensions = {
+            "code": original.code.value, **original.extensions, "requestId": request_id,
+        }  # fmt: skip
+    elif isinstance(original, DomainError):
         error.message = original.message
         error.extensions = {"code": original.code.value, **original.extensions}
     elif original is None or isinstance(original, GraphQLError):
@@ -59,3 +81,11 @@ def assign_codes(errors: list[GraphQLError], execution_context: Any) -> None:
     request_id = getattr(context, "request_id", "") or "-"
     for error in errors:
         assign_code(error, request_id)
+    unavailable = [
+        int((e.extensions or {}).get("retryAfter") or 1)
+        for e in errors
+        if (e.extensions or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE.value
+    ]
+    headers = http_response_headers(context) if unavailable else None
+    if headers is not None and "retry-after" not in headers:
+        headers["Retry-After"] = str(max(unavailable))

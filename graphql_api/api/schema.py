@@ -9,6 +9,8 @@ from strawberry.extensions import ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_api.api.errors import assign_codes
+from graphql_api.api.event_executor import EventScopedMemoExecutor
+from graphql_api.api.fast_fields import LeafFastPath, install_leaf_fields, install_type_resolvers
 from graphql_api.api.parser_cache import ReportingParserCache
 from graphql_api.api.mutations.api_keys import ApiKeyMutations
 from graphql_api.api.mutations.approvals import ApprovalMutations
@@ -42,6 +44,11 @@ MUTATIONS: tuple[type, ...] = (
 SUBSCRIPTIONS: tuple[type, ...] = (SessionSubscriptions,)
 
 
+class _Executor(LeafFastPath, EventScopedMemoExecutor):
+    """graphql-core's executor as Strawberry runs it, with leaf fields on a short path
+    (api/fast_fields.py) and per-event memos for subscriptions (api/event_executor.py)."""
+
+
 class _Schema(SizeLimitedSchema):
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Every error gets its code here; internal ones are logged with the request id."""
@@ -49,7 +56,7 @@ class _Schema(SizeLimitedSchema):
 
 
 def build_schema() -> strawberry.Schema:
-    return _Schema(
+    built = _Schema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS) if MUTATIONS else None,
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
@@ -57,6 +64,8 @@ def build_schema() -> strawberry.Schema:
             Session, Turn, Message, Checkpoint, ApiKey, ToolApproval, Webhook, WebhookDelivery,
             *EVENT_TYPES,
         ],  # fmt: skip
+        # Strawberry's executor, with a leaf fast path and per-event memos (see _Executor).
+        execution_context_class=_Executor,
         extensions=[
             OperationObserver,  # first: sees every outcome
             QueryLimits,  # before parsing: sets the token cap and validation rules
@@ -65,6 +74,9 @@ def build_schema() -> strawberry.Schema:
             RateLimits,  # on_execute, after the cost check: refused queries spend no budget
         ],
     )
+    install_leaf_fields(built._schema)
+    install_type_resolvers(built._schema)
+    return built
 
 
 schema = build_schema()

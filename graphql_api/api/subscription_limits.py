@@ -34,6 +34,15 @@ class SubscriptionSlots:
     @contextmanager
     def hold(self, context: RequestContext) -> Iterator[None]:
         """One slot for as long as the subscription runs."""
+        self.acquire(context)
+        try:
+            yield
+        finally:
+            self.release(context)
+
+    def acquire(self, context: RequestContext) -> None:
+        """Takes a slot, or raises RATE_LIMITED; give it back with `release` (a live
+        subscription holds no context manager: thousands of them add up)."""
         key_id = context.principal.key_id
         if context.live_subscriptions >= self.per_connection:
             raise RateLimited(
@@ -49,10 +58,10 @@ class SubscriptionSlots:
             )
         context.live_subscriptions += 1
         self._by_key[key_id] += 1
-        try:
-            yield
-        finally:
-            context.live_subscriptions -= 1
-            self._by_key[key_id] -= 1
-            if self._by_key[key_id] <= 0:
-                del self._by_key[key_id]
+
+    def release(self, context: RequestContext) -> None:
+        key_id = context.principal.key_id
+        context.live_subscriptions -= 1
+        self._by_key[key_id] -= 1
+        if self._by_key[key_id] <= 0:
+            del self._by_key[key_id]

@@ -10,29 +10,37 @@ by subscribing again with `afterSequence: lastSequence`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncGenerator
 
 import strawberry
 
 from graphql_api.api.context import Info, RequestContext
+from graphql_api.api.fanout import shared_deliveries
 from graphql_api.api.ids import expect_global_id
 from graphql_api.api.types.events import SessionEvent, session_event
 from graphql_api.api.types.session import Session
 from graphql_api.domain.errors import BadUserInput
-from graphql_api.domain.live_streams import SessionEventStream, session_updates
+from graphql_api.domain.live_streams import Delivery, SessionEventStream, session_updates
 
 
-@contextmanager
-def _slot(context: RequestContext) -> Iterator[None]:
+def _take_slot(context: RequestContext) -> None:
+    """A starting subscription's slot (RATE_LIMITED past a cap), until `_free_slot`. Plain
+    calls, not a context manager: thousands of live subscriptions would each hold one."""
     slots = context.subscription_slots
-    active = context.services.metrics.subscriptions_active
-    with slots.hold(context) if slots is not None else nullcontext():
-        active.inc()
-        try:
-            yield
-        finally:
-            active.dec()
+    if slots is not None:
+        slots.acquire(context)
+    context.services.metrics.subscriptions_active.inc()
+
+
+def _free_slot(context: RequestContext) -> None:
+    context.services.metrics.subscriptions_active.dec()
+    slots = context.subscription_slots
+    if slots is not None:
+        slots.release(context)
+
+
+def _event_root(delivery: Delivery) -> SessionEvent | None:
+    return session_event(delivery.event())
 
 
 @strawberry.type
@@ -51,7 +59,9 @@ class SessionSubscriptions:
         if after_sequence is not None and after_sequence < 0:
             raise BadUserInput("afterSequence must be 0 or more", field="afterSequence")
         services = context.services
-        with _slot(context):
+        _take_slot(context)
+        shared = None
+        try:
             stream = SessionEventStream(
                 services.db,
                 services.broker,
@@ -60,12 +70,22 @@ class SessionSubscriptions:
                 after_sequence=after_sequence,
                 queue_size=services.settings.subscription_queue_size,
             )
-            async for event in stream:
-                services.metrics.observe_delivery(event)
-                built = session_event(event)
+            # Live events go out answered once for every like subscriber (api/fanout.py);
+            # replayed messages, errors and the end go through Strawberry as always.
+            shared = shared_deliveries(info, ("sessionEvents", key), _event_root)
+            async for delivery in stream.deliveries():
+                services.metrics.observe_delivery(delivery.source)
+                if shared is not None and delivery.live:
+                    await shared.send(delivery)
+                    continue
+                built = session_event(delivery.event())
                 if built is not None:
                     context.use_fresh_loaders()
                     yield built
+        finally:
+            if shared is not None:
+                shared.leave()
+            _free_slot(context)
 
     @strawberry.subscription(
         description="Status changes of every session the key can see (for session lists)."
@@ -74,9 +94,12 @@ class SessionSubscriptions:
         context = info.context
         principal = context.principal
         services = context.services
-        with _slot(context):
+        _take_slot(context)
+        try:
             async for row in session_updates(
                 services.broker, principal, queue_size=services.settings.subscription_queue_size
             ):
                 context.use_fresh_loaders()
                 yield Session.from_row(row)
+        finally:
+            _free_slot(context)

@@ -43,7 +43,9 @@ class Subscription:
         self._items: deque[dict[str, Any]] = deque()
         self._droppable = 0
         self._error: BaseException | None = None
-        self._ready = asyncio.Event()
+        #: The reader's wake-up while it waits (a future made per wait: an idle subscriber
+        #: holds one small future, not an asyncio.Event and its deque of waiters).
+        self._waiter: asyncio.Future[None] | None = None
         self._on_close = on_close
 
     @property
@@ -68,7 +70,7 @@ class Subscription:
                 return
         self._items.append(event)
         self._droppable += droppable
-        self._ready.set()
+        self._wake()
 
     def fail(self, error: BaseException) -> None:
         """End the subscription with an error (e.g. the broker lost its connection)."""
@@ -83,8 +85,8 @@ class Subscription:
                 event = self._items.popleft()
                 self._droppable -= event.get("type") in DROPPABLE
                 return event
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            await waiter
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iterate()
@@ -111,7 +113,14 @@ class Subscription:
         self._error = error
         self._items.clear()
         self._droppable = 0
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # (cancelled with its reader)
+                waiter.set_result(None)
 
     def _merge_delta(self, event: dict[str, Any]) -> bool:
         if event.get("type") != TEXT_DELTA or not self._items:

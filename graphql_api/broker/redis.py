@@ -7,6 +7,13 @@ only one that writes to the pub/sub connection, so a cancelled caller can never 
 command on it. If the connection is lost, every local subscription fails with
 BrokerUnavailable (its client resumes with `afterSequence`) and the broker reconnects in the
 background; nothing is silently resubscribed, because events published meanwhile are gone.
+
+While Redis is known to be away, callers are not kept waiting: a subscribe fails at once when
+the last connection attempt was refused (instead of waiting `subscribe_timeout` for a
+reconnect), and after a failed PUBLISH the next ones fail at once for
+PUBLISH_PAUSE_SECONDS, so a turn publishing many events is not slowed by one connect timeout
+per event. Events are news (stored messages are the truth), so dropping them costs nothing a
+resume does not recover.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +39,9 @@ from graphql_api.domain.events import decode, encode
 log = logging.getLogger("graphql_api.broker.redis")
 
 Command = tuple[str, ...]
+
+#: After a PUBLISH failed, how long later ones fail at once without trying Redis.
+PUBLISH_PAUSE_SECONDS = 1.0
 
 
 class _ConnectionLost(Exception):
@@ -69,6 +80,11 @@ class RedisBroker:
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        #: The last attempt to connect the pub/sub connection failed (Redis is away).
+        self._unreachable = False
+        #: Set (and replaced) after every connection attempt, so waiters learn its outcome.
+        self._attempted = asyncio.Event()
+        self._publish_paused_until = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -99,9 +115,12 @@ class RedisBroker:
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
         if self._publisher is None:
             raise BrokerUnavailable("the event broker is not running")
+        if time.monotonic() < self._publish_paused_until:
+            raise BrokerUnavailable("could not publish to the event broker (it is unavailable)")
         try:
             await self._publisher.publish(self.channel_prefix + channel, encode(event))
         except (RedisError, OSError) as error:
+            self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
             raise BrokerUnavailable("could not publish to the event broker") from error
 
     async def subscribe(self, channel: str, maxsize: int = 1000) -> Subscription:
@@ -147,10 +166,13 @@ class RedisBroker:
             raise BrokerUnavailable("the event broker is not running")
         if self._connected.is_set():
             return
-        try:
-            await asyncio.wait_for(self._connected.wait(), self.subscribe_timeout)
-        except TimeoutError:
-            raise BrokerUnavailable("the event broker is unavailable") from None
+        if not self._unreachable:
+            # A (re)connection is under way: wait for how it ends. After a failed attempt
+            # (Redis is away) there is no use waiting for the next one: fail at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._attempted.wait(), self.subscribe_timeout)
+        if not self._connected.is_set():
+            raise BrokerUnavailable("the event broker is unavailable")
 
     async def _release(self, subscription: Subscription) -> None:
         entry = self._channels.get(subscription.channel)
@@ -184,13 +206,20 @@ class RedisBroker:
             try:
                 conn = await self._connect()
             except (RedisError, OSError) as error:
+                self._unreachable = True
+                self._attempted.set()
+                self._attempted = asyncio.Event()
                 log.warning("cannot reach Redis for pub/sub (%s); retrying in %.2fs", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_delay_max)
                 continue
             delay = 0.05
+            self._unreachable = False
+            self._publish_paused_until = 0.0  # Redis answers again
             self._outbox = asyncio.Queue()
             self._connected.set()
+            self._attempted.set()
+            self._attempted = asyncio.Event()
             log.info("pub/sub connection to Redis is up")
             try:
                 await self._serve(conn, self._outbox)

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     SLOW_CONSUMER = "SLOW_CONSUMER"
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     SHUTTING_DOWN = "SHUTTING_DOWN"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -80,3 +81,17 @@ class BrokerUnavailable(DomainError):
     """The event broker (Redis) cannot be reached; live streams end and resume once it is back."""
 
     code = ErrorCode.BROKER_UNAVAILABLE
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency the request needs (the database) cannot be reached right now; nothing was
+    wrong with the request, so the same request may be sent again shortly (`retryAfter`)."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database did not answer, or the connection broke mid-statement (a restart)."""
+
+    def __init__(self, message: str = "the database is unavailable; retry shortly") -> None:
+        super().__init__(message, dependency="database", retryAfter=1)

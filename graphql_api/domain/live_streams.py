@@ -11,6 +11,10 @@ session's newest when it subscribed). Every event leaves with `sequence <= last`
 from any event's sequence loses nothing. A live event that names a newer sequence than `last`
 first pulls the missing messages from storage, so a publisher that crashed between commit and
 publish cannot leave a hole.
+
+`deliveries()` yields each event as a `Delivery`: a live one still holds the broker's event
+object, which every local subscriber of the channel receives as the same object, so
+subscribers can share the work of answering it (api/fanout.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from graphql_api.broker.base import EventBroker, SubscriberOverflow
-from graphql_api.domain.errors import BrokerUnavailable, NotFound, SlowConsumer
+from graphql_api.domain.errors import BrokerUnavailable, NotFound, ServiceUnavailable, SlowConsumer
 from graphql_api.domain.events import (
     ALL_SESSIONS_CHANNEL,
     DROPPABLE,
@@ -36,6 +40,30 @@ from graphql_api.store.messages import MessageRepository
 from graphql_api.store.sessions import SessionRepository
 
 REPLAY_PAGE_SIZE = 200
+
+
+class Delivery:
+    """One event for one subscriber: a stored message, or a live event from the broker.
+
+    A live delivery is fully determined by `source` (the broker's event, shared by every local
+    subscriber of the channel and never modified) and `sequence` (what this subscriber is told),
+    so two deliveries with the same pair are the same event for any subscriber.
+    """
+
+    __slots__ = ("live", "sequence", "source")
+
+    def __init__(self, source: dict[str, Any], sequence: int, *, live: bool) -> None:
+        self.source = source
+        self.sequence = sequence
+        self.live = live
+
+    def event(self) -> dict[str, Any]:
+        """The event dict, rows as rows, with the sequence this subscriber is told."""
+        if not self.live:
+            return self.source
+        revived = revive_event_rows(self.source)  # a copy: the source stays as it was
+        revived["sequence"] = self.sequence
+        return revived
 
 
 class SessionEventStream:
@@ -66,20 +94,44 @@ class SessionEventStream:
         return self._events()
 
     async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        async for delivery in self.deliveries():
+            yield delivery.event()
+
+    async def deliveries(self) -> AsyncIterator[Delivery]:
+        """The stream as `Delivery`s (live ones still hold the broker's shared event)."""
         if await self._session_last_sequence() is None:
             raise NotFound("session not found", field="sessionId")
         subscription = await self.broker.subscribe(
             session_channel(self.session_id), maxsize=self.queue_size
         )
+        positioned = self.after_sequence is not None  # `last` is where a resume would go on
         try:
             if self.after_sequence is None:
                 self.last = await self._session_last_sequence() or 0
+                positioned = True
             else:
                 async for stored in self._stored(self.last):
                     yield stored
-            async for live in subscription:
-                async for out in self._live(live):
-                    yield out
+            while True:
+                live = await subscription.get()  # raises what ended the subscription
+                kind = live.get("type")
+                sequence = int(live.get("sequence") or 0)
+                if kind == MESSAGE_ADDED:
+                    if sequence <= self.last:
+                        continue  # replayed already, or sent twice by the publisher
+                    if sequence > self.last + 1:
+                        async for stored in self._stored(self.last, upto=sequence - 1):
+                            yield stored
+                    self.last = sequence
+                    yield Delivery(live, sequence, live=True)
+                    continue
+                if kind in DROPPABLE:
+                    if sequence < self.last:
+                        continue  # text of a message the client already has in full
+                elif sequence > self.last:
+                    async for stored in self._stored(self.last, upto=sequence):
+                        yield stored
+                yield Delivery(live, min(sequence, self.last), live=True)
         except SubscriberOverflow:
             raise SlowConsumer(
                 "the subscriber fell too far behind; resubscribe with afterSequence=lastSequence",
@@ -90,30 +142,17 @@ class SessionEventStream:
                 f"{error.message}; resubscribe with afterSequence=lastSequence",
                 lastSequence=self.last,
             ) from None
+        except ServiceUnavailable as error:  # the database went away mid-stream (replay, gaps)
+            if not positioned:  # live-only and not started: there is nothing to resume from
+                raise
+            raise ServiceUnavailable(
+                f"{error.message}; resubscribe with afterSequence=lastSequence",
+                **{**error.extensions, "lastSequence": self.last},
+            ) from None
         finally:
             await subscription.close()
 
-    async def _live(self, live: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        kind = live.get("type")
-        sequence = int(live.get("sequence") or 0)
-        if kind == MESSAGE_ADDED:
-            if sequence <= self.last:
-                return  # replayed already, or sent twice by the publisher
-            if sequence > self.last + 1:
-                async for stored in self._stored(self.last, upto=sequence - 1):
-                    yield stored
-            self.last = sequence
-            yield revive_event_rows(live)
-            return
-        if kind in DROPPABLE:
-            if sequence < self.last:
-                return  # text of a message the client already has in full
-        elif sequence > self.last:
-            async for stored in self._stored(self.last, upto=sequence):
-                yield stored
-        yield {**revive_event_rows(live), "sequence": min(sequence, self.last)}
-
-    async def _stored(self, after: int, upto: int | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def _stored(self, after: int, upto: int | None = None) -> AsyncIterator[Delivery]:
         """Persisted messages past `after`, a page per read; no connection is held while the
         client takes its time."""
         while True:
@@ -123,7 +162,8 @@ class SessionEventStream:
                 )
             for row in rows:
                 after = self.last = row.sequence
-                yield event(MESSAGE_ADDED, self.session_id, row.sequence, message=row)
+                stored = event(MESSAGE_ADDED, self.session_id, row.sequence, message=row)
+                yield Delivery(stored, row.sequence, live=False)
             if len(rows) < self.page_size:
                 return
 

@@ -12,7 +12,14 @@ from graphql_api.agent.runner import TurnRunner
 from graphql_api.broker import EventBroker
 from graphql_api.domain import events as ev
 from graphql_api.domain import options as opts
-from graphql_api.domain.errors import BadUserInput, NotFound, ShuttingDown, TurnInProgress
+from graphql_api.domain.errors import (
+    BadUserInput,
+    BrokerUnavailable,
+    NotFound,
+    ServiceUnavailable,
+    ShuttingDown,
+    TurnInProgress,
+)
 from graphql_api.domain.principal import Principal
 from graphql_api.settings import Settings
 from graphql_api.store.database import Database
@@ -21,6 +28,9 @@ from graphql_api.store.turns import TurnRepository
 from graphql_api.store.types import new_id, utcnow
 
 BUSY_STRATEGIES = ("REJECT", "ENQUEUE", "INTERRUPT")
+#: `sendMessage(wait: true)` without the broker: how often the turn's row is looked at.
+WAIT_POLL_SECONDS = 0.5
+_NO_EVENTS = object()
 
 
 @dataclass
@@ -29,6 +39,11 @@ class TurnService:
     broker: EventBroker
     settings: Settings
     runner: TurnRunner
+
+    def ensure_accepting(self) -> None:
+        """SHUTTING_DOWN once this instance drains: it starts no more turns."""
+        if not self.runner.accepting:
+            raise ShuttingDown("the server is shutting down; retry on another instance")
 
     async def send_message(
         self,
@@ -40,11 +55,10 @@ class TurnService:
         wait: bool = False,
     ) -> tuple[Any, Any]:
         """Queue a turn and start it now if the session is free; (session, turn) rows."""
-        if not self.runner.accepting:
-            raise ShuttingDown("the server is shutting down; retry on another instance")
+        self.ensure_accepting()
         opts.validate_prompt(prompt, self.settings)
         blocks = opts.image_blocks(images or [], self.settings)
-        finished = await self.broker.subscribe(ev.session_channel(session_id)) if wait else None
+        finished = await self._watch(session_id) if wait else None
         try:
             async with self.db.transaction() as conn:
                 session = await SessionWriter(conn).get_for_update(principal, session_id)
@@ -70,17 +84,36 @@ class TurnService:
                 await self._wait_for(finished, turn.id)
             return await self._reload(principal, session_id, turn.id)
         finally:
-            if finished is not None:
+            if finished is not None and finished is not _NO_EVENTS:
                 await finished.close()
+
+    async def _watch(self, session_id: UUID) -> Any:
+        """The session's events for `wait: true`; without a broker (Redis down) the wait looks
+        at the turn's row instead, so the mutation still works."""
+        try:
+            return await self.broker.subscribe(ev.session_channel(session_id))
+        except BrokerUnavailable:
+            return _NO_EVENTS
 
     async def _wait_for(self, subscription: Any, turn_id: UUID) -> None:
         """Until the turn's TurnFinished event, bounded by the wait limit."""
         wanted = str(turn_id)
 
         async def finished() -> None:
-            async for event in subscription:
-                if event.get("type") == ev.TURN_FINISHED and event["turn"]["id"] == wanted:
-                    return
+            if subscription is not _NO_EVENTS:
+                try:
+                    async for event in subscription:
+                        if event.get("type") == ev.TURN_FINISHED and event["turn"]["id"] == wanted:
+                            return
+                except BrokerUnavailable:
+                    pass  # the broker went away meanwhile
+            while True:  # no events: look at the row
+                await asyncio.sleep(WAIT_POLL_SECONDS)
+                with contextlib.suppress(ServiceUnavailable):
+                    async with self.db.read() as conn:
+                        turn = await TurnRepository(conn).get(turn_id)
+                    if turn is None or turn.status not in ("QUEUED", "RUNNING"):
+                        return
 
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.wait_timeout_seconds):

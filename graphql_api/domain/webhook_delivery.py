@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from graphql_api.domain.errors import ServiceUnavailable
 from graphql_api.domain.webhook_destinations import (
     DestinationPolicy,
     DestinationRefused,
@@ -150,6 +151,8 @@ class WebhookDeliverer:
             if free > 0:
                 try:
                     claimed = await self.claim(free)
+                except ServiceUnavailable as error:  # the database is away: try again next poll
+                    log.warning("claiming webhook deliveries failed: %s", error.message)
                 except Exception:
                     log.warning("claiming webhook deliveries failed", exc_info=True)
             for delivery in claimed:

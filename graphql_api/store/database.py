@@ -1,4 +1,13 @@
-"""The async engine: one per process, PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+"""The async engine: one per process, PostgreSQL (asyncpg) or SQLite (aiosqlite).
+
+Dependency faults: a connection that cannot be made, or that breaks mid-statement (the
+server restarted), leaves `read()` / `transaction()` as `DatabaseUnavailable` (the API's
+SERVICE_UNAVAILABLE) instead of a driver exception. SQLAlchemy invalidates the pool on such a
+disconnect, so later checkouts reconnect; a pooled connection the driver already knows is
+closed (the server ended it while it sat idle) is replaced at checkout before any statement
+is sent on it, at no round-trip cost. Together the server recovers by itself once the
+database is back, without a pre-ping per checkout.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +18,39 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from graphql_api.domain.errors import DatabaseUnavailable, DomainError
+
+try:  # the PostgreSQL driver; absent installs run SQLite only
+    from asyncpg import exceptions as _pg
+except ImportError:  # pragma: no cover
+    _pg = None  # type: ignore[assignment]
+
+#: Server-side reasons a connection ended or cannot start: shutdown, crash, start-up, full.
+_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    (
+        _pg.PostgresConnectionError,
+        _pg.AdminShutdownError,
+        _pg.CrashShutdownError,
+        _pg.CannotConnectNowError,
+        _pg.TooManyConnectionsError,
+    )
+    if _pg is not None
+    else ()
+)
+#: What making a connection raises when the server is away (refused, DNS, timeout, pool).
+_CONNECT_FAILURES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    sa_exc.SQLAlchemyError,  # DBAPIError, pool TimeoutError, "This connection is closed"
+    *((_pg.PostgresError, _pg.InterfaceError) if _pg is not None else ()),
+)
+
+#: Seconds /readyz waits for the database.
+PING_TIMEOUT_SECONDS = 2.0
 
 
 class Database:
@@ -35,6 +75,8 @@ class Database:
         self.read_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine.sync_engine, "checkout", _replace_closed_connection)
         # SQLite has one writer at a time; serialising writers here avoids SQLITE_BUSY on a
         # read-then-write transaction. Never open a transaction while holding another.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -46,25 +88,72 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads, in autocommit mode: no transaction round trips."""
-        async with self.read_engine.connect() as conn:
-            yield conn
+        connected = False
+        try:
+            async with self.read_engine.connect() as conn:
+                connected = True
+                yield conn
+        except Exception as error:
+            if not is_unavailable(error, connecting=not connected):
+                raise
+            raise DatabaseUnavailable() from error
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside a transaction committed on success."""
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
+        connected = False
+        try:
+            if self._write_lock is None:
+                async with self.engine.begin() as conn:
+                    connected = True
+                    yield conn
+                return
+            async with self._write_lock, self.engine.begin() as conn:
+                connected = True
                 yield conn
-            return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        except Exception as error:
+            if not is_unavailable(error, connecting=not connected):
+                raise
+            raise DatabaseUnavailable() from error
 
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+    async def ping(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
+        async with asyncio.timeout(timeout), self.engine.connect() as conn:
             await conn.execute(text("select 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_unavailable(error: BaseException, *, connecting: bool = False) -> bool:
+    """Whether `error` means the database is away (not that a statement was wrong): any failure
+    to connect, or a statement whose connection broke (SQLAlchemy flags those as disconnects)."""
+    if isinstance(error, DomainError):
+        return False
+    if connecting and isinstance(error, _CONNECT_FAILURES):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError):
+            if current.connection_invalidated:
+                return True
+            current = current.orig or current.__cause__
+            continue
+        if isinstance(current, (ConnectionError, *_PG_UNAVAILABLE)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Pool checkout: a connection the server closed while it sat in the pool (a restart) is
+    replaced by a fresh one now, instead of failing the statement about to be sent on it.
+    `is_closed()` is asyncpg's own flag, set when the socket closed: no round trip."""
+    driver_connection = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

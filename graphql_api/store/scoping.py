@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, Table, bindparam, select
 
 from graphql_api.domain.principal import Principal
 from graphql_api.store.models import Session
@@ -28,3 +30,33 @@ def owned_children(table: Table, principal: Principal) -> Select[Any]:
             table.join(sessions_table, sessions_table.c.id == table.c.session_id)
         ).where(sessions_table.c.owner_key_id == principal.owner_filter)
     return stmt
+
+
+def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tuple[Select[Any], dict[str, Any]]:
+    """`table`'s rows with these ids that the caller may see, as (statement, parameters).
+
+    The by-id read is the hottest statement (every `session(id)`, `node`, parent and loader),
+    so its statement is built once per table and shape and reused: building and cache-keying
+    a fresh Select costs more CPU than the round trip itself.
+    """
+    owner = principal.owner_filter
+    stmt = _by_ids_statement(table, owner is not None)
+    params: dict[str, Any] = {"ids": list(ids)}
+    if owner is not None:
+        params["owner"] = owner
+    return stmt, params
+
+
+@cache
+def _by_ids_statement(table: Table, scoped: bool) -> Select[Any]:
+    ids = table.c.id.in_(bindparam("ids", expanding=True))
+    if table is sessions_table:
+        stmt = select(table).where(ids)
+        return stmt.where(table.c.owner_key_id == bindparam("owner")) if scoped else stmt
+    if not scoped:
+        return select(table).where(ids)
+    return (
+        select(table)
+        .select_from(table.join(sessions_table, sessions_table.c.id == table.c.session_id))
+        .where(ids, sessions_table.c.owner_key_id == bindparam("owner"))
+    )

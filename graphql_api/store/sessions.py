@@ -22,7 +22,7 @@ from graphql_api.store.keyset import (
     fetch_child_pages,
     fetch_page,
 )
-from graphql_api.store.scoping import owned_sessions, sessions_table
+from graphql_api.store.scoping import owned_by_ids, owned_sessions, sessions_table
 
 t: Table = sessions_table
 
@@ -49,8 +49,8 @@ class SessionRepository:
         self.conn = conn
 
     async def get_many(self, principal: Principal, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        stmt = owned_sessions(principal).where(t.c.id.in_(ids))
-        return {row.id: row for row in (await self.conn.execute(stmt)).all()}
+        stmt, params = owned_by_ids(t, principal, ids)
+        return {row.id: row for row in (await self.conn.execute(stmt, params)).all()}
 
     async def page(
         self, principal: Principal, filter: SessionFilter, order: str, spec: PageSpec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -77,20 +77,35 @@ class TurnRepository(SessionChildRepository):
             stmt = stmt.with_for_update(of=t, skip_locked=True)
         return list((await self.conn.execute(stmt)).all())
 
-    async def renew_leases(self, instance_id: str, until: datetime) -> int:
+    async def renew_leases(
+        self, instance_id: str, until: datetime, *, turn_ids: Collection[UUID] | None = None
+    ) -> int:
+        """Extend the leases of `instance_id`'s running turns (only `turn_ids`, when given)."""
+        stmt = update(t).where(t.c.instance_id == instance_id, t.c.status == "RUNNING")
+        if turn_ids is not None:
+            stmt = stmt.where(t.c.id.in_(list(turn_ids)))
+        result = await self.conn.execute(stmt.values(lease_expires_at=until))
+        return int(result.rowcount or 0)
+
+    async def expire_lost(self, now: datetime, *, keep: Collection[UUID] = ()) -> list[Any]:
+        """Mark RUNNING turns whose lease ran out FAILED, except the turns in `keep` (those the
+        calling instance is running); returns them."""
+        stmt = update(t).where(t.c.status == "RUNNING", t.c.lease_expires_at < now)
+        if keep:
+            stmt = stmt.where(t.c.id.not_in(list(keep)))
+        result = await self.conn.execute(
+            stmt.values(status="FAILED", error="instance lost", finished_at=now).returning(*t.c)
+        )
+        return list(result.all())
+
+    async def end_instance_turns(
+        self, instance_id: str, now: datetime, *, status: str, error: str | None
+    ) -> list[Any]:
+        """End every turn `instance_id` still has RUNNING with `status`; returns them."""
         result = await self.conn.execute(
             update(t)
             .where(t.c.instance_id == instance_id, t.c.status == "RUNNING")
-            .values(lease_expires_at=until)
-        )
-        return int(result.rowcount or 0)
-
-    async def expire_lost(self, now: datetime) -> list[Any]:
-        """Mark RUNNING turns whose lease ran out FAILED; returns them."""
-        result = await self.conn.execute(
-            update(t)
-            .where(t.c.status == "RUNNING", t.c.lease_expires_at < now)
-            .values(status="FAILED", error="instance lost", finished_at=now)
+            .values(status=status, error=error, finished_at=now, lease_expires_at=None)
             .returning(*t.c)
         )
         return list(result.all())

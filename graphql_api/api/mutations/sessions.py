@@ -150,6 +150,7 @@ class SessionMutations:
         services = ctx.services
         if input.prompt is not None:
             validate_prompt(input.prompt, services.settings)
+            services.turns.ensure_accepting()  # refused before the session is created
         session = await services.sessions.create(ctx.principal, raw)
         if input.prompt is None:
             return CreateSessionPayload(session=Session.from_row(session), turn=None)
