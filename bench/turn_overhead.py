@@ -5,7 +5,6 @@ server's memory per running turn, CLI processes excluded.
 Usage: python -m bench.turn_overhead postgresql+asyncpg://postgres@127.0.0.1/<empty db>
 """
 import asyncio, time, sys, statistics, tempfile, os
-sys.path.insert(0, "/work/main")
 from tests.conftest import make_settings
 from tests.agent_doubles import standin_cli_path
 from graphql_api.services import Services

@@ -61,6 +61,9 @@ class TurnExecution:
     files_modified: list[str] = field(default_factory=list)
     approvals: dict[UUID, asyncio.Future[Any]] = field(default_factory=dict)
     _control: Any = None
+    #: Set once the prompt is stored: tool approvals the agent asks for wait for it, so their
+    #: events follow the prompt's.
+    _prompt_stored: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def session_id(self) -> UUID:
@@ -72,23 +75,28 @@ class TurnExecution:
         runner = self.runner
         publisher = runner.publisher
         status, error = "FAILED", None
+        prompt_uuid = str(uuid.uuid4())
+        self.last_sequence = self.session.last_sequence
+        # The agent's process starts while the turn's own bookkeeping (control channel, events,
+        # storing the prompt) runs: starting the CLI takes longer than all of it together, so
+        # the turn's first message comes as soon as the agent can give it. Its events are read
+        # only once the prompt is stored, so sequences stay in conversation order.
+        starting = asyncio.create_task(runner.backend.start(self._request(prompt_uuid)))
         try:
             self._control = await runner.broker.subscribe(ev.control_channel(self.session_id))
         except Exception:  # noqa: BLE001 - broker away (Redis down): run; the follower resubscribes
             log.warning("turn %s starts without its control channel (broker unavailable)", self.turn.id)
         follower = asyncio.create_task(self._follow_commands(self._control))
         try:
-            self.last_sequence = self.session.last_sequence
             await publisher.session_event(
                 ev.event(ev.TURN_STARTED, self.session_id, self.last_sequence, turn=ev.row_to_json(self.turn))
             )
             await publisher.status_changed(self.session)
-            prompt_uuid = str(uuid.uuid4())
             await self._store(
                 AgentMessage("USER", [{"type": "text", "text": self.turn.prompt}, *(self.turn.images or [])], uuid=prompt_uuid)
             )
-            request = self._request(prompt_uuid)
-            self.run = await runner.backend.start(request)
+            self._prompt_stored.set()
+            self.run = await starting
             if self.interrupt_requested:
                 await self.run.interrupt()
             async for event in self.run.events():
@@ -103,6 +111,9 @@ class TurnExecution:
             status, error = "FAILED", "internal error while running the turn"
         finally:
             follower.cancel()
+            self._prompt_stored.set()  # nothing may wait for it any more
+            if self.run is None:  # the bookkeeping failed or the turn was cancelled meanwhile
+                self.run = await _abandon(starting)
             if self._control is not None:
                 await self._control.close()
             if self.run is not None:
@@ -112,7 +123,7 @@ class TurnExecution:
                     future.set_result(None)
         if status == "INTERRUPTED" and self.shutting_down:
             error = error or "the server shut down during the turn"
-        await asyncio.shield(self._finish(status, error, prompt_uuid if "prompt_uuid" in locals() else None))
+        await asyncio.shield(self._finish(status, error, prompt_uuid))
 
     def _request(self, prompt_uuid: str) -> TurnRequest:
         session = self.session
@@ -169,7 +180,7 @@ class TurnExecution:
         return "COMPLETED", None
 
     async def _store(self, message: AgentMessage) -> None:
-        async with self.runner.db.transaction() as conn:
+        async with self.runner.db.single_statement() as conn:
             row = await MessageRepository(conn).append(
                 self.session_id,
                 role=message.role,
@@ -189,6 +200,7 @@ class TurnExecution:
     async def _ask_for_approval(
         self, tool_name: str, tool_input: dict[str, Any], tool_use_id: str | None
     ) -> ToolDecision:
+        await self._prompt_stored.wait()
         runner = self.runner
         timeout = int((self.session.options or {}).get("approvalTimeoutSeconds") or runner.settings.default_approval_timeout_seconds)
         now = utcnow()
@@ -358,3 +370,13 @@ class TurnExecution:
         )
         if session is not None:
             await runner.publisher.status_changed(session)
+
+
+async def _abandon(starting: asyncio.Task[AgentRun]) -> AgentRun | None:
+    """The run of an agent start the turn no longer waits for, so that it can be closed."""
+    if not starting.done():
+        starting.cancel()
+    try:
+        return await asyncio.shield(starting) if not starting.cancelled() else None
+    except BaseException:  # noqa: BLE001 - it failed or was cancelled: nothing to close
+        return None

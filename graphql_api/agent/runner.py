@@ -62,6 +62,7 @@ class TurnRunner:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._dispatching = asyncio.Lock()
+        self._reserved = 0  # places taken by requests that claim their own turn (reserve())
         self._launched = False  # whether any turn ran here (else stopping has none to record)
 
     @property
@@ -128,7 +129,7 @@ class TurnRunner:
         """Start as many queued turns as capacity allows; returns how many started."""
         started = 0
         async with self._dispatching:
-            while self.accepting and len(self.running) < self.settings.max_running_turns:
+            while self.accepting and self._has_room():
                 try:
                     claimed = await self._claim_one()
                 except _Retry:
@@ -166,6 +167,40 @@ class TurnRunner:
                     raise _Retry
                 return turn, session
         return None
+
+    def _has_room(self) -> bool:
+        return len(self.running) + self._reserved < self.settings.max_running_turns
+
+    # --- a turn claimed by the request that sent it -----------------------------------------
+    # sendMessage on an idle session inserts its turn already RUNNING (claim_values) in its own
+    # transaction and launches it right after the commit: no queue round trip, and no wait on
+    # the dispatcher's lock while it claims other sessions' turns.
+
+    def reserve(self) -> bool:
+        """Take a place for a turn the caller will claim itself; False when there is none."""
+        if not self.accepting or not self._has_room():
+            return False
+        self._reserved += 1
+        return True
+
+    def release(self) -> None:
+        """Give back a place reserved for a turn that was not claimed after all."""
+        self._reserved -= 1
+        self.wake()
+
+    def claim_values(self, now: Any) -> dict[str, Any]:
+        """The columns of a turn claimed by this instance at `now`."""
+        return {
+            "status": "RUNNING",
+            "started_at": now,
+            "instance_id": self.instance_id,
+            "lease_expires_at": now + self.lease,
+        }
+
+    def launch_reserved(self, turn: Any, session: Any) -> None:
+        """Run a turn claimed in a committed transaction, in the place reserve() took."""
+        self._reserved -= 1
+        self._launch(turn, session)
 
     def _launch(self, turn: Any, session: Any) -> None:
         self._launched = True

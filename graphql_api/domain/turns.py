@@ -60,26 +60,44 @@ class TurnService:
         blocks = opts.image_blocks(images or [], self.settings)
         finished = await self._watch(session_id) if wait else None
         try:
-            async with self.db.transaction() as conn:
-                session = await SessionWriter(conn).get_for_update(principal, session_id)
-                if session is None:
-                    raise NotFound("no such session", field="input.sessionId")
-                if session.status == "ARCHIVED":
-                    raise BadUserInput("the session is archived and takes no new messages", field="input.sessionId")
-                turns = TurnRepository(conn)
-                busy = session.status == "RUNNING" or await turns.has_queued(session_id)
-                if busy and if_busy == "REJECT":
-                    raise TurnInProgress("a turn is running; send with ifBusy ENQUEUE or INTERRUPT")
-                now = utcnow()
-                turn = await turns.insert(
-                    {
+            reserved = False
+            try:
+                async with self.db.transaction() as conn:
+                    session = await SessionWriter(conn).get_for_update(principal, session_id)
+                    if session is None:
+                        raise NotFound("no such session", field="input.sessionId")
+                    if session.status == "ARCHIVED":
+                        raise BadUserInput("the session is archived and takes no new messages", field="input.sessionId")
+                    turns = TurnRepository(conn)
+                    busy = session.status == "RUNNING" or await turns.has_queued(session_id)
+                    if busy and if_busy == "REJECT":
+                        raise TurnInProgress("a turn is running; send with ifBusy ENQUEUE or INTERRUPT")
+                    now = utcnow()
+                    values = {
                         "id": new_id(), "session_id": session_id, "status": "QUEUED",
                         "prompt": prompt, "images": blocks or None, "created_at": now,
-                    }
-                )  # fmt: skip
+                    }  # fmt: skip
+                    # An idle session's turn starts here and now when this instance has room
+                    # (the session row is locked, so nothing else can claim it meanwhile);
+                    # otherwise it queues for whichever instance's dispatcher has room first.
+                    reserved = not busy and self.runner.reserve()
+                    if reserved:
+                        values.update(self.runner.claim_values(now))
+                    turn = await turns.insert(values)
+                    if reserved:
+                        session = await SessionWriter(conn).update(
+                            None, session_id, {"status": "RUNNING", "updated_at": now}
+                        )
+            except BaseException:
+                if reserved:
+                    self.runner.release()
+                raise
+            if reserved:
+                self.runner.launch_reserved(turn, session)
+            else:
+                self.runner.wake()
             if busy and if_busy == "INTERRUPT":
                 await self.runner.send_command(session_id, {"type": "interrupt"})
-            await self.runner.dispatch()
             if finished is not None:
                 await self._wait_for(finished, turn.id)
             return await self._reload(principal, session_id, turn.id)

@@ -116,6 +116,18 @@ class Database:
                 raise
             raise DatabaseUnavailable() from error
 
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a write that is one statement, atomic on its own: PostgreSQL runs
+        it in autocommit (no BEGIN and COMMIT round trips); SQLite, where such writes may take
+        two statements, in a transaction under the write lock."""
+        if self._write_lock is None:
+            async with self.read() as conn:
+                yield conn
+        else:
+            async with self.transaction() as conn:
+                yield conn
+
     async def ping(self, timeout: float = PING_TIMEOUT_SECONDS) -> None:
         async with asyncio.timeout(timeout), self.engine.connect() as conn:
             await conn.execute(text("select 1"))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from graphql_api.domain.principal import Principal
 from graphql_api.store.keyset import Ordering
@@ -48,12 +49,21 @@ class MessageRepository(SessionChildRepository):
         parent_tool_use_id: str | None = None,
         uuid: str | None = None,
     ) -> Any:
-        """Store a message at the session's next sequence; call inside a transaction.
+        """Store a message at the session's next sequence, atomically: inside a transaction,
+        or on its own through `Database.single_statement()`.
 
-        The sequence comes from `sessions.last_sequence`, bumped by the same transaction, so
-        sequences are gapless and concurrent writers to one session queue on its row.
+        The sequence comes from `sessions.last_sequence`, bumped by the same statement (or
+        transaction), so sequences are gapless and concurrent writers to one session queue on
+        its row.
         """
         now = utcnow()
+        values = {
+            "session_id": session_id, "turn_id": turn_id, "role": role, "content": content,
+            "model": model, "parent_tool_use_id": parent_tool_use_id, "uuid": uuid,
+            "created_at": now,
+        }  # fmt: skip
+        if self.conn.dialect.name == "postgresql":
+            return await self._append_in_one_statement(session_id, now, values)
         bumped = await self.conn.execute(
             update(sessions_table)
             .where(sessions_table.c.id == session_id)
@@ -62,12 +72,42 @@ class MessageRepository(SessionChildRepository):
         )
         sequence = bumped.scalar_one()
         row = await self.conn.execute(
-            insert(messages_table)
-            .values(
-                session_id=session_id, turn_id=turn_id, sequence=sequence, role=role,
-                content=content, model=model, parent_tool_use_id=parent_tool_use_id,
-                uuid=uuid, created_at=now,
-            )
-            .returning(*messages_table.c)
-        )  # fmt: skip
+            insert(messages_table).values(sequence=sequence, **values).returning(*messages_table.c)
+        )
         return row.one()
+
+    async def _append_in_one_statement(self, session_id: UUID, now: Any, values: dict[str, Any]) -> Any:
+        """PostgreSQL: the sequence bump and the insert as one statement (a data-modifying
+        CTE), so a message costs one round trip and needs no transaction of its own."""
+        params = {f"m_{name}": value for name, value in values.items()}
+        params["bumped_session"] = session_id
+        params["bumped_at"] = now
+        return (await self.conn.execute(_append_statement(), params)).one()
+
+
+@cache
+def _append_statement() -> Any:
+    """Built once: the statement is the same for every message, only its parameters change."""
+    t = messages_table
+    s = sessions_table
+    bumped = (
+        update(s)
+        .where(s.c.id == bindparam("bumped_session", type_=s.c.id.type))
+        .values(
+            last_sequence=s.c.last_sequence + 1,
+            updated_at=bindparam("bumped_at", type_=s.c.updated_at.type),
+        )
+        .returning(s.c.last_sequence)
+        .cte("bumped")
+    )
+    names = list(APPEND_COLUMNS)
+    row = select(
+        *(bindparam(f"m_{name}", type_=t.c[name].type) for name in names), bumped.c.last_sequence
+    )
+    return insert(t).from_select([*names, "sequence"], row).returning(*t.c)
+
+
+#: The columns `append` sets besides the sequence.
+APPEND_COLUMNS = (
+    "session_id", "turn_id", "role", "content", "model", "parent_tool_use_id", "uuid", "created_at",
+)  # fmt: skip

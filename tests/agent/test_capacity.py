@@ -76,3 +76,24 @@ async def test_fifty_sessions_at_once_store_every_message_gaplessly(graphql, new
         # prompt + 6 assistant blocks + result, then prompt + answer + result
         assert (count, low, high) == (11, 1, 11), session_id
     assert all({e["node"]["status"] for e in f["turns"]["edges"]} == {"COMPLETED"} for f in finals)
+
+
+async def test_send_message_starts_its_own_turn_without_waiting_for_the_dispatcher(database_url, new_key):
+    """An idle session's turn is claimed in sendMessage's own transaction: the request never
+    waits while the dispatcher claims other sessions' queued turns (held here by its lock)."""
+    _, secret = await new_key()
+    services = Services.create(make_settings(database_url, max_running_turns=1))
+    await services.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(services=services)), base_url="http://x") as http:
+            client = GraphQLClient(http, secret)
+            first, second = await create_session(client), await create_session(client)
+            async with services.runner._dispatching:  # a dispatcher busy elsewhere
+                async with asyncio.timeout(10):
+                    started = await send(client, first, "!slow 5 0.05")
+                    queued = await send(client, second, "hello")  # no room left: it queues
+            assert started["turn"]["status"] == "RUNNING"
+            assert queued["turn"]["status"] == "QUEUED"
+            assert [(await settle(client, sid))["turns"]["edges"][0]["node"]["status"] for sid in (first, second)] == ["COMPLETED", "COMPLETED"]
+    finally:
+        await services.close()
