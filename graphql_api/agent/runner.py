@@ -20,6 +20,7 @@ from graphql_api.agent.execution import TurnExecution
 from graphql_api.agent.publisher import EventPublisher
 from graphql_api.broker import EventBroker
 from graphql_api.domain import events as ev
+from graphql_api.domain.errors import ServiceUnavailable
 from graphql_api.settings import Settings
 from graphql_api.store.database import Database
 from graphql_api.store.scoping import sessions_table
@@ -122,8 +123,8 @@ class TurnRunner:
             self._wake.clear()
             try:
                 await self.dispatch()
-            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
-                log.warning("dispatching turns failed", exc_info=True)
+            except Exception as error:  # noqa: BLE001 - the loop must survive a database hiccup
+                _log_loop_failure("dispatching turns failed", error)
 
     async def dispatch(self) -> int:
         """Start as many queued turns as capacity allows; returns how many started."""
@@ -223,8 +224,8 @@ class TurnRunner:
             await asyncio.sleep(period * random.uniform(0.8, 1.0))
             try:
                 await self.reap()
-            except Exception:  # noqa: BLE001
-                log.warning("lease upkeep failed", exc_info=True)
+            except Exception as error:  # noqa: BLE001
+                _log_loop_failure("lease upkeep failed", error)
 
     async def reap(self) -> int:
         """Renew the leases of the turns running here, then fail turns whose instance stopped
@@ -305,6 +306,14 @@ class TurnRunner:
 
     async def send_command(self, session_id: UUID, command: dict[str, Any]) -> None:
         await self.publisher.control(session_id, command)
+
+
+def _log_loop_failure(what: str, error: Exception) -> None:
+    """An outage (the database away) is one line per attempt; anything else keeps its traceback."""
+    if isinstance(error, ServiceUnavailable):
+        log.warning("%s: %s", what, error.message)
+    else:
+        log.warning(what, exc_info=error)
 
 
 class _Retry(Exception):
