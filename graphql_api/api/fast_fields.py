@@ -35,7 +35,10 @@ LEAF = "_graphql_api_leaf"
 
 
 def install_leaf_fields(schema: GraphQLSchema) -> int:
-    """Mark every basic scalar/enum field of `schema`'s object types; returns how many."""
+    """Mark every basic scalar/enum field of `schema`'s object types; returns how many.
+
+    Every basic field (leaf or not) also gets a resolver that is one attribute read, in place
+    of Strawberry's three calls that come to the same `getattr`."""
     marked = 0
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
@@ -46,12 +49,22 @@ def install_leaf_fields(schema: GraphQLSchema) -> int:
                 continue
             if definition.base_resolver is not None or definition.extensions:
                 continue
+            if definition.default_resolver is getattr:
+                field.resolve = _attribute_resolver(definition.python_name)
             leaf = get_nullable_type(field.type)
             if not is_leaf_type(leaf):
                 continue
             setattr(field, LEAF, (definition.python_name, leaf.coerce_output_value, is_non_null_type(field.type)))
             marked += 1
     return marked
+
+
+def _attribute_resolver(name: str) -> Callable[..., Any]:
+    def resolve(source: Any, info: Any) -> Any:
+        return getattr(source, name)
+
+    resolve._is_default = True  # type: ignore[attr-defined] # what Strawberry marks its own with
+    return resolve
 
 
 def install_type_resolvers(schema: GraphQLSchema) -> int:
