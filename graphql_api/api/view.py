@@ -102,9 +102,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     def encode_json(self, data: object) -> str | bytes:
         """Responses through orjson (BENCHMARKS.md, "Round 2"); what it refuses (an integer
-        beyond 64 bits in a JSON value, say) through the standard library as before."""
+        beyond 64 bits in a JSON value, say) through the standard library as before. Always
+        text: websocket handlers send what this returns, and bytes would go as binary frames,
+        which GraphQL websocket clients refuse."""
         try:
-            return orjson.dumps(data)
+            return orjson.dumps(data).decode()
         except TypeError:
             return super().encode_json(data)
 
