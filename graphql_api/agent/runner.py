@@ -235,18 +235,34 @@ class TurnRunner:
         came late (a busy event loop): they are renewed first, in the same transaction, and kept
         out of the expiry."""
         now = utcnow()
-        own = [execution.turn.id for execution in list(self.running.values())]
+        executions = list(self.running.values())
+        own = [execution.turn.id for execution in executions]
+        renewed: set[UUID] = set()
         async with self.db.transaction() as conn:
             turns = TurnRepository(conn)
             if own:
-                await turns.renew_leases(self.instance_id, now + self.lease, turn_ids=own)
+                renewed = await turns.renew_leases(self.instance_id, now + self.lease, turn_ids=own)
             lost = await turns.expire_lost(now, keep=own)
             lost_sessions = [turn.session_id for turn in lost]
             sessions = await self._free_sessions(conn, lost_sessions, now, stale=True)
         for turn in lost:
             log.warning("turn %s lost its instance %s", turn.id, turn.instance_id)
+        await self._stop_taken_over(executions, renewed)
         await self._announce_ended(lost, sessions)
         return len(lost)
+
+    async def _stop_taken_over(self, executions: list[TurnExecution], renewed: set[UUID]) -> None:
+        """A turn running here whose row is no longer ours to renew was ended elsewhere (another
+        instance expired it while this one stalled past its lease): stop it, so that it adds
+        nothing more to a session that has moved on. Its row keeps what the other instance
+        recorded (`_finish` only updates a RUNNING turn)."""
+        for execution in executions:
+            if execution.turn.id in renewed or execution.task is None or execution.task.done():
+                continue
+            if self.running.get(execution.session_id) is not execution:
+                continue  # it ended meanwhile
+            log.warning("turn %s was ended by another instance; stopping it here", execution.turn.id)
+            await execution.interrupt()
 
     async def _record_abandoned(self) -> None:
         """On stop: turns of this instance still RUNNING in the database (their task ended

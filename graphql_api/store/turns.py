@@ -79,13 +79,14 @@ class TurnRepository(SessionChildRepository):
 
     async def renew_leases(
         self, instance_id: str, until: datetime, *, turn_ids: Collection[UUID] | None = None
-    ) -> int:
-        """Extend the leases of `instance_id`'s running turns (only `turn_ids`, when given)."""
+    ) -> set[UUID]:
+        """Extend the leases of `instance_id`'s running turns (only `turn_ids`, when given);
+        returns the ids of the turns renewed."""
         stmt = update(t).where(t.c.instance_id == instance_id, t.c.status == "RUNNING")
         if turn_ids is not None:
             stmt = stmt.where(t.c.id.in_(list(turn_ids)))
-        result = await self.conn.execute(stmt.values(lease_expires_at=until))
-        return int(result.rowcount or 0)
+        result = await self.conn.execute(stmt.values(lease_expires_at=until).returning(t.c.id))
+        return set(result.scalars().all())
 
     async def expire_lost(self, now: datetime, *, keep: Collection[UUID] = ()) -> list[Any]:
         """Mark RUNNING turns whose lease ran out FAILED, except the turns in `keep` (those the

@@ -32,6 +32,39 @@ LONG = "!slow 400 0.05"  # 20 s: far longer than the lease
 # ------------------------------------------------------------ one instance, late renewals
 
 
+async def test_a_turn_another_instance_ended_is_stopped_here(graphql, services, new_key):
+    """This instance stalled past its lease and another one expired its turn and freed the
+    session: at its next lease upkeep it stops the turn instead of writing on."""
+    _, secret = await new_key()
+    client = graphql(secret)
+    sid = await create_session(client)
+    started = await send(client, sid, LONG)
+    turn_id = from_global_id(started["turn"]["id"])[1]
+    session_key = from_global_id(sid)[1]
+
+    async def running_here() -> bool:
+        return session_key in services.runner.running
+
+    await wait_for(running_here)
+    async with services.db.transaction() as conn:  # what the other instance's reaper does
+        lost = await TurnRepository(conn).expire_lost(utcnow() + timedelta(hours=1))
+        await conn.execute(
+            update(sessions_table).where(sessions_table.c.id == session_key).values(status="IDLE")
+        )
+    assert [turn.id for turn in lost] == [turn_id]
+
+    await services.runner.reap()
+
+    async def stopped() -> bool:
+        return session_key not in services.runner.running
+
+    await wait_for(stopped)
+    async with services.db.read() as conn:
+        turn = (await conn.execute(select(turns_table).where(turns_table.c.id == turn_id))).one()
+    assert (turn.status, turn.error) == ("FAILED", "instance lost")  # not overwritten here
+    assert (await state(client, sid))["status"] == "IDLE"
+
+
 async def test_reap_never_expires_the_turns_this_instance_runs(graphql, services, new_key):
     """`services` is the instance under test (the only one running turns in this process)."""
     key_id, secret = await new_key()
