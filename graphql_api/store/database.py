@@ -67,6 +67,10 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
+            if _is_loopback(parsed) and not ({"ssl", "sslmode"} & set(parsed.query)):
+                # asyncpg's default ("prefer") negotiates TLS even on loopback, which costs every
+                # new connection (pool overflow under load) a handshake for nothing.
+                kwargs["connect_args"] = {"ssl": False}
             # No pre-ping (a round trip per checkout): a connection found dead fails its request
             # and invalidates the pool, so the next request reconnects; recycle old ones.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
@@ -156,6 +160,10 @@ def is_unavailable(error: BaseException, *, connecting: bool = False) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _is_loopback(url: Any) -> bool:
+    return url.host in ("localhost", "127.0.0.1", "::1") or (url.host is None and url.query.get("host") is None)
 
 
 def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
