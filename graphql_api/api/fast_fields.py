@@ -2,13 +2,15 @@
 
 Most of a large page's fields are leaves such as `Message.sequence` or `TextBlock.text`.
 graphql-core resolves each one through its general machinery (a `GraphQLResolveInfo` built
-per field, two awaitable checks, Strawberry's basic-field wrapper, the completion dispatch),
-which costs several times the `getattr` and the scalar's serializer that decide the value.
-`install_leaf_fields` marks the fields where nothing else can happen: Strawberry "basic"
-fields (no resolver, no field extensions, no permission classes) whose type is a scalar or an
-enum. `LeafFastPath.execute_field` answers those with `getattr` + `coerce_output_value` and
-hands every other case (a null, an error, a value the scalar refuses, schema middleware) to
-graphql-core unchanged, so results and errors are exactly what graphql-core gives.
+per field, two awaitable checks, Strawberry's resolver wrappers, the completion dispatch),
+which costs several times the read and the scalar's serializer that decide the value.
+`install_leaf_fields` marks the fields where nothing else can happen: Strawberry fields without
+field extensions (so without permission classes) that are an attribute, or a plain method (sync,
+no arguments, no `info`, such as `Edge.cursor`), and whose type is a scalar or an enum.
+`LeafFastPath.execute_fields` reads those in one loop per object, with the type's
+`coerce_output_value`, and hands every other case (a null in a non-null field, an error, a
+value the scalar refuses, schema middleware) to graphql-core unchanged, so results and errors
+are exactly what graphql-core gives.
 
 Abstract types get the same treatment: a union or interface of Strawberry types resolves the
 runtime type by the value's class (a dict lookup) instead of Strawberry's general resolver.
@@ -17,6 +19,7 @@ runtime type by the value's class (a dict lookup) instead of Strawberry's genera
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -30,40 +33,57 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 
-#: Attribute set on a `GraphQLField` that may take the short path: (attribute, coerce, non-null).
+#: Attribute set on a `GraphQLField` that may take the short path: (read, coerce, non-null).
 LEAF = "_graphql_api_leaf"
 
 
 def install_leaf_fields(schema: GraphQLSchema) -> int:
-    """Mark every basic scalar/enum field of `schema`'s object types; returns how many.
+    """Mark the scalar/enum fields of `schema`'s object types that are a plain read: basic
+    fields (an attribute) and fields whose resolver is a plain method (sync, no arguments, no
+    `info`: `Edge.cursor`, say); returns how many.
 
-    Every basic field (leaf or not) also gets a resolver that is one attribute read, in place
-    of Strawberry's three calls that come to the same `getattr`."""
+    Such fields, leaf or not, also get a graphql-core resolver that is that one read or call,
+    in place of Strawberry's wrappers that come to the same thing."""
     marked = 0
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
         for field in type_.fields.values():
             definition = (field.extensions or {}).get("strawberry-definition")
-            if definition is None or not getattr(field.resolve, "_is_default", False):
+            if definition is None or definition.extensions:
                 continue
-            if definition.base_resolver is not None or definition.extensions:
+            read = _plain_read(definition, field.resolve)
+            if read is None:
                 continue
-            if definition.default_resolver is getattr:
-                field.resolve = _attribute_resolver(definition.python_name)
+            field.resolve = _resolver(read, default=definition.base_resolver is None)
             leaf = get_nullable_type(field.type)
             if not is_leaf_type(leaf):
                 continue
-            setattr(field, LEAF, (definition.python_name, leaf.coerce_output_value, is_non_null_type(field.type)))
+            setattr(field, LEAF, (read, leaf.coerce_output_value, is_non_null_type(field.type)))
             marked += 1
     return marked
 
 
-def _attribute_resolver(name: str) -> Callable[..., Any]:
-    def resolve(source: Any, info: Any) -> Any:
-        return getattr(source, name)
+def _plain_read(definition: Any, resolve: Any) -> Callable[[Any], Any] | None:
+    """`read(source)` giving the field's value when that is all Strawberry would do; else None."""
+    resolver = definition.base_resolver
+    if resolver is None:
+        if getattr(resolve, "_is_default", False) and definition.default_resolver is getattr:
+            return attrgetter(definition.python_name)
+        return None
+    if resolver.is_async or resolver.arguments:
+        return None
+    reserved = [parameter for parameter in resolver.reserved_parameters.values() if parameter is not None]
+    if [parameter.name for parameter in reserved] != ["self"]:
+        return None  # takes info, root or a parent: not a plain method
+    return resolver.wrapped_func
 
-    resolve._is_default = True  # type: ignore[attr-defined] # what Strawberry marks its own with
+
+def _resolver(read: Callable[[Any], Any], *, default: bool) -> Callable[..., Any]:
+    def resolve(source: Any, info: Any) -> Any:
+        return read(source)
+
+    resolve._is_default = default  # type: ignore[attr-defined] # as Strawberry marks its own
     return resolve
 
 
@@ -200,10 +220,10 @@ def _make_plan(parent_type: GraphQLObjectType, grouped: dict[str, Any]) -> _Plan
     return _Plan(grouped, leaves, rest)
 
 
-def _read_leaf(source: Any, leaf: tuple[str, Any, bool]) -> Any:
-    attribute, coerce, non_null = leaf
+def _read_leaf(source: Any, leaf: tuple[Callable[[Any], Any], Any, bool]) -> Any:
+    read, coerce, non_null = leaf
     try:
-        value = getattr(source, attribute)
+        value = read(source)
         if value is None:
             return _MISS if non_null else None
         if isinstance(value, Exception):
