@@ -1,29 +1,6 @@
 """The GraphQL documents the suites send (the nested page is tests/api/test_nested_page.py's)."""
 
-NESTED_PAGE = """
-query Nested($sessions: Int!, $messages: Int!) {
-  sessions(first: $sessions) {
-    edges { cursor node {
-      id title status
-      parent { id title }
-      forks(first: 5) { edges { node { id title } } }
-      messages(first: $messages) {
-        pageInfo { hasNextPage endCursor }
-        edges { node { sequence role content {
-          __typename
-          ... on TextBlock { text }
-          ... on ThinkingBlock { thinking }
-          ... on ToolUseBlock { toolUseId name input }
-          ... on ToolResultBlock { toolUseId content isError }
-          ... on ImageBlock { mediaType source }
-        } } }
-      }
-      turns(first: $messages) { edges { node { id status prompt costUsd usage } } }
-      checkpoints(first: $messages) { edges { node { id userMessageUuid filesModified } } }
-    } }
-  }
-}
-"""
+from tests.api.test_nested_page import NESTED as NESTED_PAGE  # the same document
 
 SESSION_BY_ID = """
 query Session($id: ID!) {

@@ -144,14 +144,7 @@ class Loaders:
         fetch: Callable[[AsyncConnection, list[Any]], Awaitable[dict[Any, Any]]],
         default: Any = None,
     ) -> DataLoader[Any, Any]:
-        db = self.db
-
-        async def batch(keys: Sequence[Any]) -> list[Any]:
-            async with db.read() as conn:
-                found = await fetch(conn, list(dict.fromkeys(keys)))
-            return [found.get(key, default) for key in keys]
-
-        return DataLoader(batch_load_fn=batch)
+        return keyed_loader(self.db, fetch, default)
 
     def _keyed(
         self, repo: type[Repo], fetch: Callable[[Repo, list[Any]], Awaitable[dict[Any, Any]]]
@@ -171,18 +164,38 @@ class Loaders:
     def _paged_loader(
         self, fetch: Callable[[AsyncConnection, list[Any], PageSpec], Awaitable[dict[Any, Page]]]
     ) -> DataLoader[PageKey, Page]:
-        """Keys are (parent id, page spec); parents asking for the same page share a statement."""
-        db = self.db
+        return paged_loader(self.db, fetch)
 
-        async def batch(keys: Sequence[PageKey]) -> list[Page]:
-            by_spec: dict[PageSpec, list[Any]] = defaultdict(list)
-            for parent, spec in keys:
-                by_spec[spec].append(parent)
-            pages: dict[PageKey, Page] = {}
-            async with db.read() as conn:
-                for spec, parents in by_spec.items():
-                    found = await fetch(conn, list(dict.fromkeys(parents)), spec)
-                    pages.update({(parent, spec): page for parent, page in found.items()})
-            return [pages.get(key, Page()) for key in keys]
 
-        return DataLoader(batch_load_fn=batch)
+def keyed_loader(
+    db: Database,
+    fetch: Callable[[AsyncConnection, list[Any]], Awaitable[dict[Any, Any]]],
+    default: Any = None,
+) -> DataLoader[Any, Any]:
+    """A loader of one value per key, `fetch`ed for a batch of distinct keys in one read."""
+
+    async def batch(keys: Sequence[Any]) -> list[Any]:
+        async with db.read() as conn:
+            found = await fetch(conn, list(dict.fromkeys(keys)))
+        return [found.get(key, default) for key in keys]
+
+    return DataLoader(batch_load_fn=batch)
+
+
+def paged_loader(
+    db: Database, fetch: Callable[[AsyncConnection, list[Any], PageSpec], Awaitable[dict[Any, Page]]]
+) -> DataLoader[PageKey, Page]:
+    """Keys are (parent id, page spec); parents asking for the same page share a statement."""
+
+    async def batch(keys: Sequence[PageKey]) -> list[Page]:
+        by_spec: dict[PageSpec, list[Any]] = defaultdict(list)
+        for parent, spec in keys:
+            by_spec[spec].append(parent)
+        pages: dict[PageKey, Page] = {}
+        async with db.read() as conn:
+            for spec, parents in by_spec.items():
+                found = await fetch(conn, list(dict.fromkeys(parents)), spec)
+                pages.update({(parent, spec): page for parent, page in found.items()})
+        return [pages.get(key, Page()) for key in keys]
+
+    return DataLoader(batch_load_fn=batch)

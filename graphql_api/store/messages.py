@@ -82,12 +82,12 @@ class MessageRepository(SessionChildRepository):
         params = {f"m_{name}": value for name, value in values.items()}
         params["bumped_session"] = session_id
         params["bumped_at"] = now
-        return (await self.conn.execute(_append_statement(), params)).one()
+        return (await self.conn.execute(_append_statement(tuple(values)), params)).one()
 
 
 @cache
-def _append_statement() -> Any:
-    """Built once: the statement is the same for every message, only its parameters change."""
+def _append_statement(names: tuple[str, ...]) -> Any:
+    """Built once for the columns `append` sets: only the parameters change per message."""
     t = messages_table
     s = sessions_table
     bumped = (
@@ -100,14 +100,8 @@ def _append_statement() -> Any:
         .returning(s.c.last_sequence)
         .cte("bumped")
     )
-    names = list(APPEND_COLUMNS)
     row = select(
         *(bindparam(f"m_{name}", type_=t.c[name].type) for name in names), bumped.c.last_sequence
     )
     return insert(t).from_select([*names, "sequence"], row).returning(*t.c)
 
-
-#: The columns `append` sets besides the sequence.
-APPEND_COLUMNS = (
-    "session_id", "turn_id", "role", "content", "model", "parent_tool_use_id", "uuid", "created_at",
-)  # fmt: skip
