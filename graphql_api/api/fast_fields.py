@@ -29,12 +29,17 @@ from graphql import (
     GraphQLUnionType,
     get_nullable_type,
     is_leaf_type,
+    is_list_type,
     is_non_null_type,
 )
-from graphql.pyutils import Undefined
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 
 #: Attribute set on a `GraphQLField` that may take the short path: (read, coerce, non-null).
 LEAF = "_graphql_api_leaf"
+#: Attribute set on a `GraphQLField` of an object type read straight off its parent.
+OBJECT = "_graphql_api_object"
+#: Attribute set on a union or interface: {Python class: its object type}.
+BY_CLASS = "_graphql_api_by_class"
 
 
 def install_leaf_fields(schema: GraphQLSchema) -> int:
@@ -58,10 +63,78 @@ def install_leaf_fields(schema: GraphQLSchema) -> int:
             field.resolve = _resolver(read, default=definition.base_resolver is None)
             leaf = get_nullable_type(field.type)
             if not is_leaf_type(leaf):
+                object_field = _ObjectField.of(schema, read, field.type)
+                if object_field is not None:
+                    setattr(field, OBJECT, object_field)
+                    marked += 1
                 continue
             setattr(field, LEAF, (read, leaf.coerce_output_value, is_non_null_type(field.type)))
             marked += 1
     return marked
+
+
+class _ObjectField:
+    """What executing a plain-read field of an object type (or a list of them) needs: the
+    read, its GraphQL type's shape, and how an item finds its object type (by class, for a
+    union or interface)."""
+
+    __slots__ = ("is_list", "item_non_null", "item_type", "non_null", "read", "return_type", "runtime_type")
+
+    def __init__(self, read: Callable[[Any], Any], return_type: Any, runtime_type: Callable[[Any], Any]):
+        self.read = read
+        self.return_type = return_type
+        self.non_null = is_non_null_type(return_type)
+        nullable = get_nullable_type(return_type)
+        self.is_list = is_list_type(nullable)
+        self.item_type = nullable.of_type if self.is_list else nullable
+        self.item_non_null = is_non_null_type(self.item_type)
+        self.runtime_type = runtime_type
+
+    @classmethod
+    def of(cls, schema: GraphQLSchema, read: Callable[[Any], Any], return_type: Any) -> _ObjectField | None:
+        """The marker for a field of this type, or None when graphql-core must execute it:
+        lists of lists, and types whose objects could need more than a class check."""
+        nullable = get_nullable_type(return_type)
+        named = get_nullable_type(nullable.of_type) if is_list_type(nullable) else nullable
+        if isinstance(named, GraphQLObjectType):
+            possible = [named]
+        elif isinstance(named, (GraphQLUnionType, GraphQLInterfaceType)):
+            possible = list(schema.get_possible_types(named))
+        else:
+            return None  # a list of lists
+        if not all(_class_check_only(t.is_type_of) for t in possible):
+            return None
+        if isinstance(named, GraphQLObjectType):
+            return cls(read, return_type, _object_type_of(named))
+        return cls(read, return_type, _runtime_type_of(named))
+
+
+def _class_check_only(is_type_of: Any) -> bool:
+    """No `is_type_of`, or the one Strawberry generates (a class check that ignores `info`)."""
+    return is_type_of is None or getattr(is_type_of, "__qualname__", "").endswith(
+        "_get_is_type_of.<locals>.is_type_of"
+    )
+
+
+def _object_type_of(object_type: GraphQLObjectType) -> Callable[[Any], Any]:
+    is_type_of = object_type.is_type_of
+    if is_type_of is None:
+        return lambda value: object_type
+    # Strawberry's check ignores `info`; a value it refuses goes to graphql-core, which says so.
+    return lambda value: object_type if is_type_of(value, None) else None
+
+
+def _runtime_type_of(abstract_type: Any) -> Callable[[Any], Any]:
+    """An item's object type by its class (set up by `install_type_resolvers`), else None."""
+
+    def runtime_type(value: Any) -> Any:
+        object_type = getattr(abstract_type, BY_CLASS, {}).get(type(value))
+        if object_type is None:
+            return None
+        is_type_of = object_type.is_type_of
+        return object_type if is_type_of is None or is_type_of(value, None) else None
+
+    return runtime_type
 
 
 def _plain_read(definition: Any, resolve: Any) -> Callable[[Any], Any] | None:
@@ -110,6 +183,7 @@ def install_type_resolvers(schema: GraphQLSchema) -> int:
         by_class = {cls: name for cls, name in classes.items() if name in members}
         if by_class:
             type_.resolve_type = _by_class(by_class, type_.resolve_type)
+            setattr(type_, BY_CLASS, {cls: schema.type_map[name] for cls, name in by_class.items()})
             installed += 1
     return installed
 
@@ -129,26 +203,31 @@ def _has_middleware(manager: Any) -> bool:
 
 
 _MISS = object()
+#: How a field of a plan is executed: by graphql-core, as a leaf read, as an object read, or
+#: as `__typename` (the parent type's name, which is all graphql-core's resolver gives).
+_GENERAL, _LEAF, _OBJECT, _TYPENAME = 0, 1, 2, 3
 
 
 class _Plan:
-    """How to execute one selection set of one object type: its leaf fields in response order
-    (None for other fields) and the selection set without the leaves."""
+    """How to execute one selection set of one object type: every field in response order,
+    with its kind and what that kind needs (the leaf's or the object field's marker)."""
 
-    __slots__ = ("grouped", "leaves", "rest")
+    __slots__ = ("entries", "grouped")
 
-    def __init__(self, grouped: dict[str, Any], leaves: list[tuple[str, Any]], rest: dict[str, Any]):
+    def __init__(self, grouped: dict[str, Any], entries: list[tuple[str, Any, int, Any]]):
         self.grouped = grouped  # keeps the key of the plan cache alive and unique
-        self.leaves = leaves
-        self.rest = rest
+        self.entries = entries
 
 
 class LeafFastPath:
-    """Executor mixin: an object's marked leaf fields are read in one loop; the rest of its
-    selection set goes to graphql-core. Any leaf that needs more than a read and a coercion
-    sends the whole object through graphql-core instead."""
+    """Executor mixin: an object's marked fields are executed in one loop, leaves as a read and
+    a coercion, plain object fields as a read and their sub-selection; every other field, and
+    any marked field that needs more (a null in a non-null field, an error, a value of an
+    unexpected type), goes to graphql-core's own `execute_field`, which gives its usual answer
+    and error."""
 
     middleware_manager: Any
+    is_awaitable: Callable[[Any], bool]
 
     def execute_fields(
         self,
@@ -163,28 +242,158 @@ class LeafFastPath:
             return super().execute_fields(  # type: ignore[misc]
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        values: dict[str, Any] = {}
-        for response_name, leaf in plan.leaves:
-            if leaf is None:
-                continue
-            value = _read_leaf(source_value, leaf)
-            if value is _MISS:  # a null in a non-null field, an error ...: graphql-core reports it
-                return super().execute_fields(  # type: ignore[misc]
-                    parent_type, source_value, path, grouped_field_set, position_context
+        # graphql-core's execute_fields, with the marked fields on their short paths.
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, kind, marker in plan.entries:
+                if kind == _LEAF:
+                    value = _read_leaf(source_value, marker)
+                    if value is not _MISS:
+                        results[response_name] = value
+                        continue
+                elif kind == _TYPENAME:
+                    results[response_name] = parent_type.name
+                    continue
+                elif kind == _OBJECT and position_context is None:
+                    value = self._object_field(
+                        parent_type, source_value, field_details_list, path, response_name, marker
+                    )
+                    if value is not _MISS:
+                        results[response_name] = value
+                        if value is not None and is_awaitable(value):
+                            awaitable_fields.append(response_name)
+                        continue
+                result = self.execute_field(  # type: ignore[attr-defined]
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
                 )
-            values[response_name] = value
-        if not plan.rest:
-            return values
-        rest = super().execute_fields(  # type: ignore[misc]
-            parent_type, source_value, path, plan.rest, position_context
-        )
-        if isinstance(rest, dict):
-            return _in_order(plan, values, rest)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:  # settled, as graphql-core does, so their errors are seen
+                self.settle_in_background([results[f] for f in awaitable_fields])  # type: ignore[attr-defined]
+            raise
+        if not awaitable_fields:
+            return results
 
-        async def merged() -> dict[str, Any]:
-            return _in_order(plan, values, await rest)
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                name = awaitable_fields[0]
+                results[name] = await results[name]
+            else:
+                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
 
-        return merged()
+        return get_results()
+
+    def _object_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        response_name: str,
+        marker: _ObjectField,
+    ) -> Any:
+        """The completed value of a plain object (or list of objects) field, or _MISS when
+        graphql-core must do it. Everything that could send it to graphql-core is checked
+        before any sub-selection runs, so no resolver ever runs twice."""
+        try:
+            value = marker.read(source)
+        except Exception:  # noqa: BLE001 - graphql-core reads it again and reports the error
+            return _MISS
+        if value is None:
+            return _MISS if marker.non_null else None
+        field_path = Path(path, response_name, parent_type.name)
+        if not marker.is_list:
+            object_type = marker.runtime_type(value)
+            grouped = object_type and self._subfields(object_type, field_details_list)
+            if grouped is None:
+                return _MISS
+            try:
+                completed = self.execute_fields(object_type, value, field_path, grouped, None)
+            except Exception as error:  # noqa: BLE001 - located and reported as graphql-core does
+                self.handle_field_error(error, marker.return_type, field_details_list, field_path)  # type: ignore[attr-defined]
+                return None
+            if completed is not None and self.is_awaitable(completed):
+                return self._settle_field(completed, marker.return_type, field_details_list, field_path)
+            return completed
+
+        if type(value) is not list:
+            return _MISS
+        plans: list[tuple[Any, Any] | None] = []
+        for item in value:
+            if item is None:
+                if marker.item_non_null:
+                    return _MISS
+                plans.append(None)
+                continue
+            object_type = marker.runtime_type(item)
+            grouped = object_type and self._subfields(object_type, field_details_list)
+            if grouped is None:
+                return _MISS
+            plans.append((object_type, grouped))
+        completed_items: list[Any] = []
+        awaitable_indices: list[int] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for index, (item, item_plan) in enumerate(zip(value, plans, strict=True)):
+                if item_plan is None:
+                    completed_items.append(None)
+                    continue
+                item_path = field_path.add_key(index, None)
+                try:
+                    completed = self.execute_fields(item_plan[0], item, item_path, item_plan[1], None)
+                except Exception as error:  # noqa: BLE001 - raises again for a non-null item
+                    self.handle_field_error(error, marker.item_type, field_details_list, item_path)  # type: ignore[attr-defined]
+                    completed_items.append(None)
+                    continue
+                if completed is not None and is_awaitable(completed):
+                    completed = self._settle_field(completed, marker.item_type, field_details_list, item_path)
+                    awaitable_indices.append(index)
+                completed_items.append(completed)
+        except Exception as error:  # noqa: BLE001 - a non-null item failed: the field fails
+            if awaitable_indices:
+                self.settle_in_background([completed_items[i] for i in awaitable_indices])  # type: ignore[attr-defined]
+            self.handle_field_error(error, marker.return_type, field_details_list, field_path)  # type: ignore[attr-defined]
+            return None
+        if not awaitable_indices:
+            return completed_items
+
+        async def gathered() -> list[Any] | None:
+            try:
+                awaited = await gather_with_cancel(*(completed_items[i] for i in awaitable_indices))
+            except Exception as error:  # noqa: BLE001
+                self.handle_field_error(error, marker.return_type, field_details_list, field_path)  # type: ignore[attr-defined]
+                return None
+            for index, item in zip(awaitable_indices, awaited, strict=True):
+                completed_items[index] = item
+            return completed_items
+
+        return gathered()
+
+    def _settle_field(self, completed: Any, return_type: Any, field_details_list: Any, path: Any) -> Any:
+        async def settle() -> Any:
+            try:
+                return await completed
+            except Exception as error:  # noqa: BLE001
+                self.handle_field_error(error, return_type, field_details_list, path)  # type: ignore[attr-defined]
+                return None
+
+        return settle()
+
+    def _subfields(self, object_type: GraphQLObjectType, field_details_list: Any) -> dict[str, Any] | None:
+        """The grouped sub-selection (graphql-core's memo), or None where @defer is involved."""
+        grouped, new_defer_usages, _forbidden = self.collect_subfields(object_type, field_details_list)  # type: ignore[attr-defined]
+        return None if new_defer_usages else grouped
 
     def _plan(self, parent_type: GraphQLObjectType, grouped: dict[str, Any]) -> _Plan | None:
         # graphql-core reuses one grouped field set for every object of a list, so plans are
@@ -206,18 +415,26 @@ class LeafFastPath:
 
 def _make_plan(parent_type: GraphQLObjectType, grouped: dict[str, Any]) -> _Plan | None:
     fields = parent_type.fields
-    leaves: list[tuple[str, Any]] = []
-    rest: dict[str, Any] = {}
+    entries: list[tuple[str, Any, int, Any]] = []
+    marked = 0
     for response_name, field_details_list in grouped.items():
         node = field_details_list[0].node
         field = fields.get(node.name.value)
-        leaf = getattr(field, LEAF, None) if field is not None and not node.directives else None
-        leaves.append((response_name, leaf))
-        if leaf is None:
-            rest[response_name] = field_details_list
-    if len(rest) == len(grouped):
-        return None
-    return _Plan(grouped, leaves, rest)
+        kind, marker = _GENERAL, None
+        if node.directives or node.arguments:
+            pass
+        elif node.name.value == "__typename":
+            kind = _TYPENAME
+        elif field is not None:
+            marker = getattr(field, LEAF, None)
+            if marker is not None:
+                kind = _LEAF
+            else:
+                marker = getattr(field, OBJECT, None)
+                kind = _OBJECT if marker is not None else _GENERAL
+        marked += kind != _GENERAL
+        entries.append((response_name, field_details_list, kind, marker))
+    return _Plan(grouped, entries) if marked else None
 
 
 def _read_leaf(source: Any, leaf: tuple[Callable[[Any], Any], Any, bool]) -> Any:
@@ -232,11 +449,3 @@ def _read_leaf(source: Any, leaf: tuple[Callable[[Any], Any], Any, bool]) -> Any
     except Exception:  # noqa: BLE001 - graphql-core reports it, as usual
         return _MISS
     return _MISS if coerced is None or coerced is Undefined else coerced
-
-
-def _in_order(plan: _Plan, values: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: values[name] if leaf is not None else rest[name]
-        for name, leaf in plan.leaves
-        if leaf is not None or name in rest
-    }

@@ -18,6 +18,7 @@ from graphql import GraphQLError
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 log = logging.getLogger("graphql_api.operations")
@@ -84,14 +85,65 @@ def record_refused_document(context: Any, operation_name: Any, error: GraphQLErr
     )
 
 
+def operation_started(execution_context: ExecutionContext) -> float:
+    """The start of an operation: the request id goes on the HTTP response; returns the clock
+    reading that `operation_finished` measures the duration from."""
+    started = time.perf_counter()
+    context = execution_context.context
+    headers = http_response_headers(context)
+    request_id = getattr(context, "request_id", None)
+    if request_id and headers is not None:
+        headers["X-Request-Id"] = request_id
+    return started
+
+
+def operation_finished(
+    execution_context: ExecutionContext, seconds: float, failure: BaseException | None
+) -> None:
+    """The end of an operation (`failure`: what it raised, if anything): its metrics and its
+    log line, with the outcome its errors (or its failure) make."""
+    context = execution_context.context
+    errors = execution_context.pre_execution_errors
+    if not errors and execution_context.result is not None:
+        errors = execution_context.result.errors
+    codes = [outcome_of([e]) for e in errors or ()]
+    operation_type = _operation_type(execution_context)
+    if isinstance(failure, asyncio.CancelledError):
+        # A client ending its subscription cancels it: that is how subscriptions end.
+        outcome = "ok" if operation_type == "subscription" else "cancelled"
+    elif failure is not None:
+        outcome = "INTERNAL"
+    else:
+        outcome = codes[0] if codes else "ok"
+    record_operation(
+        context,
+        operation_type=operation_type,
+        operation_name=_operation_name(execution_context),
+        outcome=outcome,
+        seconds=seconds,
+        error_codes=codes,
+    )
+
+
+def _operation_type(execution_context: ExecutionContext) -> str:
+    try:
+        operation_type = execution_context.operation_type
+    except Exception:  # noqa: BLE001 - no document (it did not parse)
+        return "unknown"
+    return operation_type.value if isinstance(operation_type, OperationType) else "unknown"
+
+
+def _operation_name(execution_context: ExecutionContext) -> str | None:
+    try:
+        return execution_context.operation_name
+    except Exception:  # noqa: BLE001
+        return None
+
+
 class OperationObserver(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        context = self.execution_context.context
-        headers = http_response_headers(context)
-        request_id = getattr(context, "request_id", None)
-        if request_id and headers is not None:
-            headers["X-Request-Id"] = request_id
+        execution_context = self.execution_context
+        started = operation_started(execution_context)
         failure: BaseException | None = None
         try:
             yield
@@ -101,40 +153,4 @@ class OperationObserver(SchemaExtension):
             failure = error
             raise
         finally:
-            self._finish(context, time.perf_counter() - started, failure)
-
-    def _finish(self, context: Any, seconds: float, failure: BaseException | None) -> None:
-        execution_context = self.execution_context
-        errors = execution_context.pre_execution_errors
-        if not errors and execution_context.result is not None:
-            errors = execution_context.result.errors
-        codes = [outcome_of([e]) for e in errors or ()]
-        operation_type = self._operation_type()
-        if isinstance(failure, asyncio.CancelledError):
-            # A client ending its subscription cancels it: that is how subscriptions end.
-            outcome = "ok" if operation_type == "subscription" else "cancelled"
-        elif failure is not None:
-            outcome = "INTERNAL"
-        else:
-            outcome = codes[0] if codes else "ok"
-        record_operation(
-            context,
-            operation_type=operation_type,
-            operation_name=self._operation_name(),
-            outcome=outcome,
-            seconds=seconds,
-            error_codes=codes,
-        )
-
-    def _operation_type(self) -> str:
-        try:
-            operation_type = self.execution_context.operation_type
-        except Exception:  # noqa: BLE001 - no document (it did not parse)
-            return "unknown"
-        return operation_type.value if isinstance(operation_type, OperationType) else "unknown"
-
-    def _operation_name(self) -> str | None:
-        try:
-            return self.execution_context.operation_name
-        except Exception:  # noqa: BLE001
-            return None
+            operation_finished(execution_context, time.perf_counter() - started, failure)

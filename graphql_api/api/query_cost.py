@@ -12,7 +12,9 @@
 Every inline fragment counts (as if each type condition matched), so the figure is an upper
 bound. Each named fragment is costed once per operation and reused, so the walk is linear in
 the document. The cost depends on variable values, so it is computed when execution starts,
-not in the (cached) validation step.
+not in the (cached) validation step. Most operations' costs read no variable at all (no
+`first: $n`); those are remembered with their document (api/document_memo.py), so a query
+sent again is not walked again.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ from graphql import (
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     get_operation_ast,
@@ -40,7 +46,22 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 
+from graphql_api.api.document_memo import MISSING, DocumentMemo
+
 _PAGE_ARGUMENTS = ("first", "last")
+
+#: Costs that read no variable, by document and (schema, operation name, page sizes).
+_costs_without_variables: DocumentMemo[int] = DocumentMemo(maxsize=512)
+
+
+def _mentions_variable(node: ValueNode) -> bool:
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, ListValueNode):
+        return any(_mentions_variable(value) for value in node.values)
+    if isinstance(node, ObjectValueNode):
+        return any(_mentions_variable(field.value) for field in node.fields)
+    return False
 
 
 class _CostOf:
@@ -58,6 +79,9 @@ class _CostOf:
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
         self.fragment_costs: dict[str, int] = {}
+        #: Whether any argument the walk read mentions a variable: if none did, the cost is
+        #: the same whatever the variables are.
+        self.reads_variables = False
 
     def selections(self, selection_set: SelectionSetNode | None, parent: Any) -> int:
         if selection_set is None:
@@ -107,17 +131,21 @@ class _CostOf:
         if any(name in definition.args for name in _PAGE_ARGUMENTS):
             for name in _PAGE_ARGUMENTS:
                 if name in arguments:
-                    value = value_from_ast(arguments[name], GraphQLInt, self.variables)
+                    value = self._value(arguments[name], GraphQLInt)
                     if isinstance(value, int):
                         return min(max(value, 0), self.max_page_size)
             return self.default_page_size
         if isinstance(get_nullable_type(definition.type), GraphQLList):
             for name, argument in definition.args.items():
                 if name in arguments and isinstance(get_nullable_type(argument.type), GraphQLList):
-                    value = value_from_ast(arguments[name], argument.type, self.variables)
+                    value = self._value(arguments[name], argument.type)
                     if value is not Undefined and isinstance(value, list):
                         return len(value)
         return 1
+
+    def _value(self, node: ValueNode, type_: Any) -> Any:
+        self.reads_variables = self.reads_variables or _mentions_variable(node)
+        return value_from_ast(node, type_, self.variables)
 
 
 def operation_cost(
@@ -130,9 +158,32 @@ def operation_cost(
     max_page_size: int,
 ) -> int:
     """The cost of the operation that would run (0 when there is none to run)."""
+    detail = (schema, operation_name, default_page_size, max_page_size)
+    # Variables that are not an object are left to the walk below, which fails on them.
+    if variables is None or isinstance(variables, dict):
+        known = _costs_without_variables.get(document, detail)
+        if known is not MISSING:
+            return known
+    cost, reads_variables = _walk(
+        schema, document, operation_name, variables, default_page_size, max_page_size
+    )
+    if not reads_variables:
+        _costs_without_variables.put(document, detail, cost)
+    return cost
+
+
+def _walk(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    default_page_size: int,
+    max_page_size: int,
+) -> tuple[int, bool]:
+    """The cost, and whether it read any variable."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return 0, False
     root: GraphQLNamedType | None = schema.get_root_type(operation.operation)
     values: dict[str, Any] = {}
     if operation.variable_definitions:
@@ -145,6 +196,5 @@ def operation_cost(
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    return _CostOf(schema, fragments, values, default_page_size, max_page_size).selections(
-        operation.selection_set, root
-    )
+    walk = _CostOf(schema, fragments, values, default_page_size, max_page_size)
+    return walk.selections(operation.selection_set, root), walk.reads_variables

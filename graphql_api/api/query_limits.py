@@ -22,7 +22,7 @@ import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
@@ -32,7 +32,7 @@ from graphql_api.api.query_shape import shape_rule, too_complex
 
 
 def refuse(execution_context: Any, error: GraphQLError) -> None:
-    """Answer the operation with `error` instead of running it (from an on_execute hook).
+    """Answer the operation with `error` instead of running it (when its execution starts).
 
     Queries and mutations take a ready result, which Strawberry then reports like any other;
     a subscription has no such slot, so there the error is raised, and Strawberry reports
@@ -93,42 +93,51 @@ async def _single(result: ExecutionResult) -> AsyncGenerator[ExecutionResult, No
     yield result
 
 
+def apply_limits(execution_context: ExecutionContext) -> None:
+    """Before parsing: the token cap for the parser, and the depth, alias and introspection
+    rules for validation. Nothing without settings."""
+    settings = _settings_of(execution_context.context)
+    if settings is not None:
+        execution_context.parse_options["max_tokens"] = settings.max_query_tokens
+        rules: tuple[Any, ...] = (shape_rule(settings.max_query_depth, settings.max_aliases),)
+        if not settings.allow_introspection:
+            # The rule Strawberry's DisableIntrospection adds, switched per settings here.
+            rules += (NoSchemaIntrospectionCustomRule,)
+        execution_context.validation_rules = execution_context.validation_rules + rules
+
+
+def refuse_costly(execution_context: ExecutionContext) -> None:
+    """When execution starts: refuse an operation that costs more than allowed (`refuse`)."""
+    settings = _settings_of(execution_context.context)
+    document = execution_context.graphql_document  # execution starts on parsed documents only
+    if settings is not None and document is not None and execution_context.result is None:
+        cost = operation_cost(
+            execution_context.schema._schema,
+            document,
+            execution_context.operation_name,
+            execution_context.variables,
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+        )
+        limit = settings.max_query_cost
+        if cost > limit:
+            refuse(
+                execution_context,
+                too_complex(
+                    "cost", limit, cost,
+                    f"the operation may resolve up to {cost} fields; at most {limit} are "
+                    "allowed (ask for smaller pages: cost multiplies by first/last)",
+                ),
+            )  # fmt: skip
+
+
 class QueryLimits(SchemaExtension):
     """Tokens, depth, aliases, introspection and cost, from the request's settings."""
 
     def on_operation(self) -> Iterator[None]:
-        execution_context = self.execution_context
-        settings = _settings_of(execution_context.context)
-        if settings is not None:
-            execution_context.parse_options["max_tokens"] = settings.max_query_tokens
-            rules: tuple[Any, ...] = (shape_rule(settings.max_query_depth, settings.max_aliases),)
-            if not settings.allow_introspection:
-                # The rule Strawberry's DisableIntrospection adds, switched per settings here.
-                rules += (NoSchemaIntrospectionCustomRule,)
-            execution_context.validation_rules = execution_context.validation_rules + rules
+        apply_limits(self.execution_context)
         yield
 
     def on_execute(self) -> Iterator[None]:
-        execution_context = self.execution_context
-        settings = _settings_of(execution_context.context)
-        document = execution_context.graphql_document  # on_execute runs on parsed documents only
-        if settings is not None and document is not None and execution_context.result is None:
-            cost = operation_cost(
-                execution_context.schema._schema,
-                document,
-                execution_context.operation_name,
-                execution_context.variables,
-                default_page_size=settings.default_page_size,
-                max_page_size=settings.max_page_size,
-            )
-            limit = settings.max_query_cost
-            if cost > limit:
-                refuse(
-                    execution_context,
-                    too_complex(
-                        "cost", limit, cost,
-                        f"the operation may resolve up to {cost} fields; at most {limit} are "
-                        "allowed (ask for smaller pages: cost multiplies by first/last)",
-                    ),
-                )  # fmt: skip
+        refuse_costly(self.execution_context)
         yield

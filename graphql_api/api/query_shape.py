@@ -5,9 +5,9 @@ fragment is measured once and reused (linear time, even for documents that sprea
 fragment many times over), and a fragment cycle counts as nothing here: graphql-core's own
 NoFragmentCyclesRule reports it in the same validation pass.
 
-The rule depends only on the document and the two limits, so its results are safe in
-Strawberry's ValidationCache: `shape_rule` returns one class per pair of limits, and that
-class is part of the cache key.
+The rule depends only on the document and the two limits, so its results are safe in the
+validation cache (api/validation_cache.py): `shape_rule` returns one class per pair of limits,
+and that class is part of the cache key.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from graphql import (
     get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graphql_api.api.operation_observer import http_response_headers
 from graphql_api.api.query_limits import refuse
@@ -99,25 +100,30 @@ def caller_identity(context: Any) -> str:
     return f"address:{client.host if client else 'unknown'}"
 
 
+async def spend_budgets(execution_context: ExecutionContext) -> None:
+    """When execution starts, after the cost check: spend the operation's budgets, or refuse
+    it (`refuse`) when one is spent."""
+    context = execution_context.context
+    limiter = getattr(getattr(context, "services", None), "rate_limiter", None)
+    document = execution_context.graphql_document
+    if limiter is not None and document is not None and execution_context.result is None:
+        costs = budget_costs(
+            document,
+            execution_context.operation_name,
+            execution_context.variables,
+        )
+        identity = caller_identity(context)
+        try:
+            for budget, cost in costs.items():
+                await limiter.spend(budget, identity, cost)
+        except RateLimited as error:
+            headers = http_response_headers(context)
+            if headers is not None and "retryAfter" in error.extensions:
+                headers["Retry-After"] = str(error.extensions["retryAfter"])
+            refuse(execution_context, GraphQLError(error.message, original_error=error))
+
+
 class RateLimits(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
-        execution_context = self.execution_context
-        context = execution_context.context
-        limiter = getattr(getattr(context, "services", None), "rate_limiter", None)
-        document = execution_context.graphql_document
-        if limiter is not None and document is not None and execution_context.result is None:
-            costs = budget_costs(
-                document,
-                execution_context.operation_name,
-                execution_context.variables,
-            )
-            identity = caller_identity(context)
-            try:
-                for budget, cost in costs.items():
-                    await limiter.spend(budget, identity, cost)
-            except RateLimited as error:
-                headers = http_response_headers(context)
-                if headers is not None and "retryAfter" in error.extensions:
-                    headers["Retry-After"] = str(error.extensions["retryAfter"])
-                refuse(execution_context, GraphQLError(error.message, original_error=error))
+        await spend_budgets(self.execution_context)
         yield

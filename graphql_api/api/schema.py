@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import ValidationCache
 from strawberry.tools import merge_types
 
 from graphql_api.api.errors import assign_codes
@@ -18,6 +17,7 @@ from graphql_api.api.mutations.sessions import SessionMutations
 from graphql_api.api.mutations.turns import TurnMutations
 from graphql_api.api.mutations.webhooks import WebhookMutations
 from graphql_api.api.operation_observer import OperationObserver
+from graphql_api.api.operation_pipeline import DirectExecution
 from graphql_api.api.query_limits import QueryLimits, SizeLimitedSchema
 from graphql_api.api.rate_limits import RateLimits
 from graphql_api.api.queries import Query as SessionQueries
@@ -30,6 +30,7 @@ from graphql_api.api.types.session import Session
 from graphql_api.api.types.turn import Turn
 from graphql_api.api.types.viewer import ApiKey
 from graphql_api.api.types.webhook import Webhook, WebhookDelivery
+from graphql_api.api.validation_cache import CachedValidation
 from graphql_api.api.webhook_queries import WebhookQueries
 
 # Each concept contributes its root fields here.
@@ -49,7 +50,10 @@ class _Executor(LeafFastPath, EventScopedMemoExecutor):
     (api/fast_fields.py) and per-event memos for subscriptions (api/event_executor.py)."""
 
 
-class _Schema(SizeLimitedSchema):
+class _Schema(SizeLimitedSchema, DirectExecution):
+    """Oversized documents refused first (api/query_limits.py); queries and mutations then
+    run their steps without Strawberry's extension runner (api/operation_pipeline.py)."""
+
     def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
         """Every error gets its code here; internal ones are logged with the request id."""
         assign_codes(errors, execution_context)
@@ -66,11 +70,13 @@ def build_schema() -> strawberry.Schema:
         ],  # fmt: skip
         # Strawberry's executor, with a leaf fast path and per-event memos (see _Executor).
         execution_context_class=_Executor,
+        # Subscriptions run these through Strawberry; queries and mutations run the same steps
+        # directly (api/operation_pipeline.py), which checks this list is what it stands in for.
         extensions=[
             OperationObserver,  # first: sees every outcome
             QueryLimits,  # before parsing: sets the token cap and validation rules
-            lambda: ReportingParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            ReportingParserCache,
+            CachedValidation,
             RateLimits,  # on_execute, after the cost check: refused queries spend no budget
         ],
     )

@@ -1,11 +1,11 @@
-"""The leaf fast path (api/fast_fields.py) answers exactly as graphql-core does, errors included,
-and leaf fields really take it."""
+"""The fast paths (api/fast_fields.py) answer exactly as graphql-core does, errors included,
+and leaf and plain object fields really take them."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import strawberry
@@ -101,7 +101,7 @@ class _FastExecutor(LeafFastPath, StrawberryGraphQLCoreExecutionContext):
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(Query)
     fast = strawberry.Schema(Query, execution_context_class=_FastExecutor)
-    assert install_leaf_fields(fast._schema) == 6  # five attributes and `shout`
+    assert install_leaf_fields(fast._schema) == 7  # five attributes, `shout`, and `Query.things`
     install_type_resolvers(fast._schema)
     return plain, fast
 
@@ -130,3 +130,116 @@ async def test_aliases_and_order_are_kept():
     got = await fast.execute(query)
     assert list(got.data["things"][0]) == ["count", "a", "colour", "b"]
     assert got.data == expected.data
+
+
+# --- plain object fields ------------------------------------------------------------------
+
+
+@strawberry.type
+class Leaf:
+    value: int | None
+    must: int
+
+    @strawberry.field
+    async def later(self) -> int:  # async below an object read: the result is awaited
+        if self.must < 0:
+            raise ValueError("later failed")
+        return self.must * 10
+
+
+@strawberry.type
+class Other:
+    label: str
+
+
+Item = Annotated[Leaf | Other, strawberry.union("Item")]
+
+
+class NotAType:
+    """A value of no schema type: graphql-core refuses it with its own message."""
+
+
+@strawberry.type
+class Holder:
+    one: Leaf
+    maybe: Leaf | None
+    items: list[Leaf]
+    loose: list[Leaf | None] | None
+    mixed: list[Item]
+
+    @strawberry.field
+    def broken(self) -> Leaf | None:  # a plain method that fails
+        raise RuntimeError("broken read")
+
+
+def _holder(**overrides: Any) -> Holder:
+    fields: dict[str, Any] = {
+        "one": Leaf(value=1, must=1),
+        "maybe": None,
+        "items": [Leaf(value=2, must=2), Leaf(value=None, must=3)],
+        "loose": [None, Leaf(value=4, must=4)],
+        "mixed": [Other(label="o"), Leaf(value=5, must=5)],
+    }
+    fields.update(overrides)
+    return Holder(**fields)
+
+
+@strawberry.type
+class HolderQuery:
+    @strawberry.field
+    def holders(self) -> list[Holder | None]:
+        return [
+            _holder(),
+            _holder(items=[Leaf(value=1, must=1), None]),  # a null item in [Leaf!]!
+            _holder(one=Leaf(value=1, must=None)),  # a null in a non-null leaf below an object
+            _holder(mixed=[NotAType()]),  # an item of no type
+            _holder(loose=[Leaf(value=1, must=-1)]),  # an awaited field fails below a list
+            _holder(maybe=Leaf(value=7, must=7)),
+            _holder(items="not a list"),
+        ]
+
+
+class _HolderExecutor(LeafFastPath, StrawberryGraphQLCoreExecutionContext):
+    pass
+
+
+HOLDERS = """{ holders {
+  one { value must later }
+  maybe { value must }
+  items { value must later }
+  loose { value must later }
+  mixed { __typename ... on Leaf { value later } ... on Other { label } }
+  broken { value }
+} }"""
+
+
+async def test_object_fields_answer_as_graphql_core_does(monkeypatch):
+    plain = strawberry.Schema(HolderQuery)
+    fast = strawberry.Schema(HolderQuery, execution_context_class=_HolderExecutor)
+    install_leaf_fields(fast._schema)
+    install_type_resolvers(fast._schema)
+    object_fields: list[str] = []
+    original = LeafFastPath._object_field
+
+    def counted(self: Any, parent_type: Any, source: Any, fields: Any, path: Any, name: str, marker: Any) -> Any:
+        object_fields.append(f"{parent_type.name}.{name}")
+        return original(self, parent_type, source, fields, path, name, marker)
+
+    monkeypatch.setattr(LeafFastPath, "_object_field", counted)
+    expected = await plain.execute(HOLDERS)
+    got = await fast.execute(HOLDERS)
+
+    assert got.data == expected.data
+    def described(errors: Any) -> list[tuple[str, tuple[Any, ...]]]:
+        return sorted((e.message, tuple(e.path)) for e in errors)
+    assert described(got.errors) == described(expected.errors)
+    # Each kind of failure happened, and nulled what the spec says it nulls.
+    messages = " | ".join(e.message for e in got.errors)
+    for part in ("Cannot return null for non-nullable field Holder.items", "Leaf.must",
+                 "later failed", "broken read", "Expected Iterable"):
+        assert part in messages
+    assert got.data["holders"][0]["items"] == [{"value": 2, "must": 2, "later": 20}, {"value": None, "must": 3, "later": 30}]
+    assert got.data["holders"][1] is None and got.data["holders"][2] is None
+    assert got.data["holders"][4]["loose"] == [None]
+    # ... and the object fields really took the short path.
+    assert {"Holder.one", "Holder.items", "Holder.mixed", "Holder.loose", "Holder.broken"} <= set(object_fields)

@@ -39,12 +39,15 @@ class PageInfo:
 @strawberry.type
 class Edge(Generic[NodeT]):
     node: NodeT
+    # The row and its ordering: the position is read off the row only when a cursor is asked
+    # for (most edges of a large page never are).
     _list_name: strawberry.Private[str]
-    _keys: strawberry.Private[tuple[Any, ...]]
+    _row: strawberry.Private[Any]
+    _ordering: strawberry.Private[Ordering]
 
     @strawberry.field
     def cursor(self) -> str:
-        return encode_cursor(self._list_name, self._keys)
+        return encode_cursor(self._list_name, self._ordering.keys(self._row))
 
 
 @strawberry.type
@@ -61,14 +64,15 @@ class Connection(Generic[NodeT]):
 def connection_parts(
     page: Page, ordering: Ordering, list_name: str, to_node: Callable[[Any], Any]
 ) -> tuple[list[Any], PageInfo]:
-    """Edges and PageInfo for a page of rows; start/end cursors come from the first/last edge."""
-    edges = [Edge(node=to_node(row), _list_name=list_name, _keys=ordering.keys(row)) for row in page.rows]
+    """Edges and PageInfo for a page of rows; start/end cursors come from the first/last row."""
+    rows = page.rows
+    edges = [Edge(node=to_node(row), _list_name=list_name, _row=row, _ordering=ordering) for row in rows]
     info = PageInfo(
         has_next_page=page.has_next,
         has_previous_page=page.has_previous,
         _list_name=list_name,
-        _start_keys=edges[0]._keys if edges else None,
-        _end_keys=edges[-1]._keys if edges else None,
+        _start_keys=ordering.keys(rows[0]) if rows else None,
+        _end_keys=ordering.keys(rows[-1]) if rows else None,
     )
     return edges, info
 
