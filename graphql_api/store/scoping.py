@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, Table, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from graphql_api.domain.principal import Principal
 from graphql_api.store.models import Session
@@ -40,7 +41,7 @@ def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tupl
     a fresh Select costs more CPU than the round trip itself.
     """
     owner = principal.owner_filter
-    stmt = _by_ids_statement(table, owner is not None)
+    stmt = by_ids_statement(table, owner is not None)
     params: dict[str, Any] = {"ids": list(ids)}
     if owner is not None:
         params["owner"] = owner
@@ -48,8 +49,13 @@ def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tupl
 
 
 @cache
-def _by_ids_statement(table: Table, scoped: bool) -> Select[Any]:
-    ids = table.c.id.in_(bindparam("ids", expanding=True))
+def by_ids_statement(table: Table, scoped: bool, *, as_array: bool = False) -> Select[Any]:
+    """The by-id statement of `table`: `id IN (:ids)` (expanded per call), or with `as_array`
+    `id = ANY(:ids)` with one array parameter (driver_reads.py sends that form)."""
+    if as_array:
+        ids = table.c.id == any_(bindparam("ids", type_=ARRAY(table.c.id.type)))
+    else:
+        ids = table.c.id.in_(bindparam("ids", expanding=True))
     if table is sessions_table:
         stmt = select(table).where(ids)
         return stmt.where(table.c.owner_key_id == bindparam("owner")) if scoped else stmt

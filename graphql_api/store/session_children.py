@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphql_api.domain.principal import Principal
 from graphql_api.store.keyset import Ordering, Page, PageSpec, count_children, fetch_child_pages
-from graphql_api.store.scoping import owned_by_ids, owned_children
+from graphql_api.store.driver_reads import fetch_owned_by_ids
+from graphql_api.store.scoping import owned_children
 
 
 class SessionChildRepository:
@@ -24,8 +25,7 @@ class SessionChildRepository:
         self.conn = conn
 
     async def get_many(self, principal: Principal, ids: Sequence[Any]) -> dict[Any, Any]:
-        stmt, params = owned_by_ids(self.table, principal, ids)
-        return {row.id: row for row in (await self.conn.execute(stmt, params)).all()}
+        return {row.id: row for row in await fetch_owned_by_ids(self.conn, self.table, principal, ids)}
 
     async def pages_by_session(
         self, principal: Principal, session_ids: Sequence[UUID], spec: PageSpec

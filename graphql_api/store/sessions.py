@@ -22,7 +22,8 @@ from graphql_api.store.keyset import (
     fetch_child_pages,
     fetch_page,
 )
-from graphql_api.store.scoping import owned_by_ids, owned_sessions, sessions_table
+from graphql_api.store.driver_reads import fetch_owned_by_ids
+from graphql_api.store.scoping import owned_sessions, sessions_table
 
 t: Table = sessions_table
 
@@ -49,8 +50,7 @@ class SessionRepository:
         self.conn = conn
 
     async def get_many(self, principal: Principal, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        stmt, params = owned_by_ids(t, principal, ids)
-        return {row.id: row for row in (await self.conn.execute(stmt, params)).all()}
+        return {row.id: row for row in await fetch_owned_by_ids(self.conn, t, principal, ids)}
 
     async def page(
         self, principal: Principal, filter: SessionFilter, order: str, spec: PageSpec
