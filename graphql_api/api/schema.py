@@ -7,6 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.tools import merge_types
 
+from graphql_api.api.acyclic_executor import AcyclicExecutor
 from graphql_api.api.errors import assign_codes
 from graphql_api.api.event_executor import EventScopedMemoExecutor
 from graphql_api.api.fast_fields import LeafFastPath, install_leaf_fields, install_type_resolvers
@@ -45,9 +46,10 @@ MUTATIONS: tuple[type, ...] = (
 SUBSCRIPTIONS: tuple[type, ...] = (SessionSubscriptions,)
 
 
-class _Executor(LeafFastPath, EventScopedMemoExecutor):
+class _Executor(LeafFastPath, EventScopedMemoExecutor, AcyclicExecutor):
     """graphql-core's executor as Strawberry runs it, with leaf fields on a short path
-    (api/fast_fields.py) and per-event memos for subscriptions (api/event_executor.py)."""
+    (api/fast_fields.py), per-event memos for subscriptions (api/event_executor.py), and no
+    reference cycle that would keep a finished request's objects alive (api/acyclic_executor.py)."""
 
 
 class _Schema(SizeLimitedSchema, DirectExecution):
