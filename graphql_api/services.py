@@ -65,7 +65,10 @@ class Services:
     @classmethod
     def create(cls, settings: Settings) -> Services:
         db = Database(
-            settings.database_url, pool_size=settings.database_pool_size, echo=settings.sql_echo
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            echo=settings.sql_echo,
         )
         api_keys = ApiKeyService(
             db,

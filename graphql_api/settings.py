@@ -25,7 +25,15 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_page_size: int = 100
     workspace_root: Path = Path("./workspaces")
-    database_pool_size: int = 10
+    database_pool_size: int = Field(
+        default=20, description="PostgreSQL connections each instance keeps (BENCHMARKS.md, round 3)."
+    )
+    database_max_overflow: int = Field(
+        default=0,
+        description="Connections opened beyond the pool under bursts and closed again after use. "
+        "0: requests wait for a pooled connection instead, which costs far less CPU than "
+        "opening and closing connections under load (BENCHMARKS.md, round 3).",
+    )
     auth_cache_seconds: float = Field(
         default=5.0, description="How long a verified API key is trusted without a lookup."
     )
