@@ -1,4 +1,5 @@
-"""A shorter path for the most common field: a scalar or enum read straight off an object.
+"""A shorter path for the most common fields: a scalar, an enum or an object read straight off
+its parent.
 
 Most of a large page's fields are leaves such as `Message.sequence` or `TextBlock.text`.
 graphql-core resolves each one through its general machinery (a `GraphQLResolveInfo` built
@@ -11,6 +12,15 @@ no arguments, no `info`, such as `Edge.cursor`), and whose type is a scalar or a
 `coerce_output_value`, and hands every other case (a null in a non-null field, an error, a
 value the scalar refuses, schema middleware) to graphql-core unchanged, so results and errors
 are exactly what graphql-core gives.
+
+Plain object fields (an attribute or plain method whose type is an object, a union or an
+interface, or a list of one: `edges`, `node`, `pageInfo`, `Message.content`) take the same loop:
+the value is read, its object type found by class, and its sub-selection executed without
+graphql-core's `execute_field` and completion dispatch; `__typename` is the parent type's name.
+Whatever graphql-core must decide (a null where a non-null is declared, an item of an unknown
+class, a value that is not a list, a read that raises, `@defer`) is checked before any
+sub-selection runs and left to graphql-core, so no resolver runs twice and errors and null
+propagation are graphql-core's (tests/api/test_fast_fields.py compares both paths).
 
 Abstract types get the same treatment: a union or interface of Strawberry types resolves the
 runtime type by the value's class (a dict lookup) instead of Strawberry's general resolver.

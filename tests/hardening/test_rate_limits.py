@@ -191,9 +191,15 @@ async def test_embedded_mode_limits_in_memory(app_with, new_key):
     app = await app_with(rate_limit_mutations="2/second", rate_limit_reads="3/2 seconds")
     assert app.services.rate_limiter is not None and not app.services.rate_limiter.shared
     _, secret = await new_key()
+    _, other_secret = await new_key()
     client = app.client(secret)
-    # Mutations: a moving window, exact. Two hits fill it; both leave it a second later.
     create = {"input": {"title": "t"}}
+    # Warm the app up on another key's budgets (first-use costs), so that the window below is
+    # not outlived by a slow first request on a busy machine.
+    warm = app.client(other_secret)
+    await warm.data(CREATE, create)
+    await warm.data(READ)
+    # Mutations: a moving window, exact. Two hits fill it; both leave it a second later.
     await client.data(CREATE, create)
     await client.data(CREATE, create)
     error = await client.error(CREATE, create)
