@@ -20,6 +20,8 @@ from graphql_api.app import create_app
 from graphql_api.services import Services
 from graphql_api.settings import Settings
 from graphql_api.store.migrate import upgrade_to_head
+from tests.live import channel_prefix
+from tests.redis_server import RedisServer
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b for b in os.environ.get("TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
@@ -190,3 +192,18 @@ def count_statements(quiet_services: Services) -> Iterator[StatementCounter]:
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture(scope="module")
+def prefix() -> str:
+    """A Redis channel prefix of the test module's own, so servers of other modules (and
+    other test runs on the same Redis) never see its events."""
+    return channel_prefix()
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for a module that stops and restarts it."""
+    server = RedisServer().start()
+    yield server
+    server.stop()

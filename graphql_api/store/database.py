@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -98,33 +98,14 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads, in autocommit mode: no transaction round trips."""
-        connected = False
-        try:
-            async with self.read_engine.connect() as conn:
-                connected = True
-                yield conn
-        except Exception as error:
-            if not is_unavailable(error, connecting=not connected):
-                raise
-            raise DatabaseUnavailable() from error
+        async with _outages_mapped(self.read_engine.connect()) as conn:
+            yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside a transaction committed on success."""
-        connected = False
-        try:
-            if self._write_lock is None:
-                async with self.engine.begin() as conn:
-                    connected = True
-                    yield conn
-                return
-            async with self._write_lock, self.engine.begin() as conn:
-                connected = True
-                yield conn
-        except Exception as error:
-            if not is_unavailable(error, connecting=not connected):
-                raise
-            raise DatabaseUnavailable() from error
+        async with self._write_lock or nullcontext(), _outages_mapped(self.engine.begin()) as conn:
+            yield conn
 
     @asynccontextmanager
     async def single_statement(self) -> AsyncIterator[AsyncConnection]:
@@ -144,6 +125,21 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def _outages_mapped(connecting: Any) -> AsyncIterator[AsyncConnection]:
+    """The connection `connecting` opens; a database that is away (it cannot be reached, or
+    the connection broke) leaves as DatabaseUnavailable, anything else as itself."""
+    connected = False
+    try:
+        async with connecting as conn:
+            connected = True
+            yield conn
+    except Exception as error:
+        if not is_unavailable(error, connecting=not connected):
+            raise
+        raise DatabaseUnavailable() from error
 
 
 def is_unavailable(error: BaseException, *, connecting: bool = False) -> bool:

@@ -15,25 +15,12 @@ from tests.live import (
     PROTOCOLS,
     add_message,
     append_message,
-    channel_prefix,
     create_session,
     events_of,
     ws_client,
 )
 from tests.redis_server import RedisServer
 from tests.servers import ServerProcess, running_server
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def prefix() -> str:
-    return channel_prefix()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from tests.live import (
     REDIS_URL,
     add_message,
     append_message,
-    channel_prefix,
     create_session,
     events_of,
     gid,
@@ -32,11 +31,6 @@ MESSAGES = 400
 TEXT_BYTES = 64 * 1024  # 400 messages of 64 KiB: 25 MiB that a stalled client never takes
 QUERY = """subscription($id: ID!) { sessionEvents(sessionId: $id, afterSequence: 0) {
   sequence ... on MessageAdded { message { sequence content { ... on TextBlock { text } } } } } }"""
-
-
-@pytest.fixture(scope="module")
-def prefix() -> str:
-    return channel_prefix()
 
 
 @pytest.fixture(scope="module")

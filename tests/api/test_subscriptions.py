@@ -23,7 +23,6 @@ from tests.live import (
     Stream,
     add_message,
     append_message,
-    channel_prefix,
     create_approval,
     create_session,
     create_turn,
@@ -35,11 +34,6 @@ from tests.live import (
     ws_client,
 )
 from tests.servers import ServerProcess, running_server
-
-
-@pytest.fixture(scope="module")
-def prefix() -> str:
-    return channel_prefix()
 
 
 @pytest.fixture(scope="module")

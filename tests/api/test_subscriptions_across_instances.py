@@ -17,7 +17,6 @@ from tests.live import (
     UPDATES,
     Stream,
     add_message,
-    channel_prefix,
     create_session,
     gid,
     live_events,
@@ -25,11 +24,6 @@ from tests.live import (
     ws_client,
 )
 from tests.servers import ServerProcess, running_server
-
-
-@pytest.fixture(scope="module")
-def prefix() -> str:
-    return channel_prefix()
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,6 @@ from tests.live import (
     UPDATES,
     Stream,
     append_message,
-    channel_prefix,
     create_session,
     events_of,
     probe_delta,
@@ -405,18 +404,6 @@ async def _ready(http: httpx.AsyncClient) -> bool:
 
 
 # ================================================================= Redis
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def prefix() -> str:
-    return channel_prefix()
 
 
 def redis_env(
