@@ -22,6 +22,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType
 
 from graphql_api.api.schema import schema
+from tests.hardening.conftest import one_window_ahead
 
 PROBE = "query Probe { viewer { sessionCount } }"
 TOO_DEEP = "query TooDeep { sessions { edges { node { " + "parent { " * 14 + "id" + " }" * 18
@@ -130,6 +131,8 @@ async def outcome_of(
 
     app.services.metrics.observe_operation = recording
     answers = []
+    if "rate_limit_reads" in case.settings:
+        await one_window_ahead(60, needed=10)
     caplog.clear()
     for number, request in enumerate(case.requests):
         headers = {"X-Request-Id": f"request-{number}"}

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hardening.conftest import acknowledged, code_of, receive, send
+from tests.hardening.conftest import acknowledged, code_of, one_window_ahead, receive, send
 from tests.live import REDIS_URL, channel_prefix
 from tests.redis_server import RedisServer
 from tests.servers import ServerProcess, free_port, running_server
@@ -207,6 +207,7 @@ async def test_embedded_mode_limits_in_memory(app_with, new_key):
     await asyncio.sleep(1.05)
     await client.data(CREATE, create)
     # Reads: a sliding window counter. Three fill it; retryAfter says when one fits again.
+    await one_window_ahead(2, needed=2)
     for _ in range(3):
         await client.data(READ)
     error = await client.error(READ)
@@ -216,6 +217,7 @@ async def test_embedded_mode_limits_in_memory(app_with, new_key):
     await asyncio.sleep(retry_after + 0.05)
     await client.data(READ)
     # Callers without a key are limited by their address.
+    await one_window_ahead(2, needed=2)
     anonymous = app.client(None)
     for _ in range(3):
         assert code_of(await anonymous.error(READ)) == "UNAUTHENTICATED"
@@ -237,6 +239,7 @@ async def test_redis_outage_fails_open_then_limits_resume(app_with, new_key, own
     assert app.services.rate_limiter is not None and app.services.rate_limiter.shared
     _, secret = await new_key()
     client = app.client(secret)
+    await one_window_ahead(60, needed=10)
     await client.data(READ)
     await client.data(READ)
     assert code_of(await client.error(READ)) == "RATE_LIMITED"
@@ -251,6 +254,7 @@ async def test_redis_outage_fails_open_then_limits_resume(app_with, new_key, own
     await asyncio.sleep(1.1)  # past the pause after a failure
     _, fresh = await new_key()
     fresh_client = app.client(fresh)
+    await one_window_ahead(60, needed=10)
     await fresh_client.data(READ)
     await fresh_client.data(READ)
     assert code_of(await fresh_client.error(READ)) == "RATE_LIMITED"
