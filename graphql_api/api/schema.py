@@ -12,6 +12,7 @@ from graphql_api.api.errors import assign_codes
 from graphql_api.api.event_executor import EventScopedMemoExecutor
 from graphql_api.api.fast_fields import LeafFastPath, install_leaf_fields, install_type_resolvers
 from graphql_api.api.parser_cache import ReportingParserCache
+from graphql_api.api.plain_resolvers import install_plain_resolvers
 from graphql_api.api.mutations.api_keys import ApiKeyMutations
 from graphql_api.api.mutations.approvals import ApprovalMutations
 from graphql_api.api.mutations.sessions import SessionMutations
@@ -82,6 +83,7 @@ def build_schema() -> strawberry.Schema:
             RateLimits,  # on_execute, after the cost check: refused queries spend no budget
         ],
     )
+    install_plain_resolvers(built)  # first: the leaf fast path replaces some with a plain read
     install_leaf_fields(built._schema)
     install_type_resolvers(built._schema)
     return built
