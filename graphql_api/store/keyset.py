@@ -7,13 +7,16 @@ of many parents come from ONE statement: `row_number() over (partition by parent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
-from sqlalchemy.engine import Row
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from graphql_api.store.driver_reads import Shape, fetch_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +81,66 @@ async def fetch_page(
 
 async def fetch_child_pages(
     conn: AsyncConnection,
-    stmt: Select[Any],
+    base: Select[Any],
+    params: Mapping[str, Any],
     parent_column: Any,
     parent_ids: Sequence[Any],
     ordering: Ordering,
     spec: PageSpec,
 ) -> dict[Any, Page]:
-    """The same page of the child list of every parent, in one statement."""
-    rank = (
-        func.row_number()
-        .over(partition_by=parent_column, order_by=_order_by(ordering, spec))
-        .label("_rank")
+    """The same page of the child list of every parent, in one statement.
+
+    `base` is the (scoped) list, a statement built once whose values are bind parameters given
+    in `params` (store/scoping.py); the page's statement is then built once per shape too, and
+    runs on the driver on PostgreSQL (store/driver_reads.py)."""
+    shape = _child_pages_shape(
+        base, parent_column, ordering, spec.forward, spec.after is not None, spec.before is not None
     )
-    inner = stmt.add_columns(rank).where(parent_column.in_(parent_ids), *_seek(ordering, spec))
-    ranked = inner.subquery()
-    outer = (
-        select(ranked)
-        .where(ranked.c._rank <= spec.limit + 1)
-        .order_by(ranked.c[parent_column.key], ranked.c._rank)
-    )
-    grouped: dict[Any, list[Row[Any]]] = {parent: [] for parent in parent_ids}
-    for row in (await conn.execute(outer)).all():
+    values = {**params, "parents": list(parent_ids), "rank_limit": spec.limit + 1}
+    for name, keys in (("after", spec.after), ("before", spec.before)):
+        if keys is not None:
+            values.update((f"{name}_{i}", key) for i, key in enumerate(keys))
+    grouped: dict[Any, list[Any]] = {parent: [] for parent in parent_ids}
+    for row in await fetch_rows(conn, shape, values):
         grouped[getattr(row, parent_column.key)].append(row)
     return {parent: _finish(rows, spec) for parent, rows in grouped.items()}
+
+
+@cache
+def _child_pages_shape(
+    base: Select[Any], parent_column: Any, ordering: Ordering, forward: bool, after: bool, before: bool
+) -> Shape:
+    """`row_number() over (partition by parent ...)` within the seek, the first limit+1 of each."""
+    seek = PageSpec(
+        limit=0,
+        forward=forward,
+        after=_positions("after", ordering) if after else None,
+        before=_positions("before", ordering) if before else None,
+    )
+
+    def build(as_array: bool) -> Select[Any]:
+        if as_array:
+            parents = parent_column == any_(bindparam("parents", type_=ARRAY(parent_column.type)))
+        else:
+            parents = parent_column.in_(bindparam("parents", expanding=True))
+        rank = (
+            func.row_number()
+            .over(partition_by=parent_column, order_by=_order_by(ordering, seek))
+            .label("_rank")
+        )
+        ranked = base.add_columns(rank).where(parents, *_seek(ordering, seek)).subquery()
+        return (
+            select(ranked)
+            .where(ranked.c._rank <= bindparam("rank_limit", type_=Integer))
+            .order_by(ranked.c[parent_column.key], ranked.c._rank)
+        )
+
+    return Shape(build)
+
+
+def _positions(name: str, ordering: Ordering) -> tuple[Any, ...]:
+    """A seek position as bind parameters `name_0`, `name_1`, ... typed as the columns."""
+    return tuple(bindparam(f"{name}_{i}", type_=column.type) for i, column in enumerate(ordering.columns))
 
 
 async def count_children(

@@ -33,6 +33,31 @@ def owned_children(table: Table, principal: Principal) -> Select[Any]:
     return stmt
 
 
+def scope_params(principal: Principal) -> dict[str, Any]:
+    """The parameters of a statement built with `scoped=True`: the caller's key as `owner`
+    (nothing for an admin key, whose statements are built unscoped)."""
+    owner = principal.owner_filter
+    return {} if owner is None else {"owner": owner}
+
+
+@cache
+def sessions_statement(scoped: bool) -> Select[Any]:
+    """`owned_sessions` built once, the owner a bind parameter (see `scope_params`)."""
+    stmt = select(sessions_table)
+    return stmt.where(sessions_table.c.owner_key_id == bindparam("owner")) if scoped else stmt
+
+
+@cache
+def children_statement(table: Table, scoped: bool) -> Select[Any]:
+    """`owned_children` built once, the owner a bind parameter (see `scope_params`)."""
+    stmt = select(table)
+    if not scoped:
+        return stmt
+    return stmt.select_from(table.join(sessions_table, sessions_table.c.id == table.c.session_id)).where(
+        sessions_table.c.owner_key_id == bindparam("owner")
+    )
+
+
 def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tuple[Select[Any], dict[str, Any]]:
     """`table`'s rows with these ids that the caller may see, as (statement, parameters).
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from graphql_api.domain.principal import Principal
 from graphql_api.store.keyset import Ordering, Page, PageSpec, count_children, fetch_child_pages
 from graphql_api.store.driver_reads import fetch_owned_by_ids
-from graphql_api.store.scoping import owned_children
+from graphql_api.store.scoping import children_statement, owned_children, scope_params
 
 
 class SessionChildRepository:
@@ -37,7 +37,8 @@ class SessionChildRepository:
     ) -> dict[Any, Page]:
         return await fetch_child_pages(
             self.conn,
-            owned_children(self.table, principal),
+            children_statement(self.table, principal.owner_filter is not None),
+            scope_params(principal),
             self.table.c[parent_key],
             parent_ids,
             self.ordering,

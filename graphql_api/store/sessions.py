@@ -23,7 +23,7 @@ from graphql_api.store.keyset import (
     fetch_page,
 )
 from graphql_api.store.driver_reads import fetch_owned_by_ids
-from graphql_api.store.scoping import owned_sessions, sessions_table
+from graphql_api.store.scoping import owned_sessions, scope_params, sessions_statement, sessions_table
 
 t: Table = sessions_table
 
@@ -70,8 +70,9 @@ class SessionRepository:
         self, principal: Principal, parent_ids: Sequence[UUID], spec: PageSpec
     ) -> dict[UUID, Page]:
         return await fetch_child_pages(
-            self.conn, owned_sessions(principal), t.c.parent_id, parent_ids, FORK_ORDERING, spec
-        )
+            self.conn, sessions_statement(principal.owner_filter is not None), scope_params(principal),
+            t.c.parent_id, parent_ids, FORK_ORDERING, spec,
+        )  # fmt: skip
 
     async def fork_counts(self, principal: Principal, parent_ids: Sequence[UUID]) -> dict[UUID, int]:
         return await count_children(self.conn, owned_sessions(principal), t.c.parent_id, parent_ids)

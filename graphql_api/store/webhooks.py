@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    bindparam,
     delete,
     exists,
     func,
@@ -39,6 +41,7 @@ from graphql_api.store.keyset import (
     fetch_page,
 )
 from graphql_api.store.models import Webhook, WebhookDelivery, WebhookDeliveryAttempt
+from graphql_api.store.scoping import scope_params
 from graphql_api.store.scoping import sessions_table as s
 from graphql_api.store.types import new_id, utcnow
 
@@ -58,6 +61,15 @@ def owned_webhooks(principal: Principal) -> Select[Any]:
     if principal.owner_filter is not None:
         stmt = stmt.where(w.c.owner_key_id == principal.owner_filter)
     return stmt
+
+
+@cache
+def deliveries_statement(scoped: bool) -> Select[Any]:
+    """`owned_deliveries` built once, the owner a bind parameter (scoping.scope_params)."""
+    stmt = select(d)
+    if not scoped:
+        return stmt
+    return stmt.select_from(d.join(w, w.c.id == d.c.webhook_id)).where(w.c.owner_key_id == bindparam("owner"))
 
 
 def owned_deliveries(principal: Principal) -> Select[Any]:
@@ -114,7 +126,8 @@ class WebhookDeliveryRepository:
     ) -> dict[UUID, Page]:
         return await fetch_child_pages(
             self.conn,
-            owned_deliveries(principal),
+            deliveries_statement(principal.owner_filter is not None),
+            scope_params(principal),
             d.c.webhook_id,
             webhook_ids,
             DELIVERY_ORDERING,
