@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphql_api.store.driver_reads import Shape, fetch_rows
+from graphql_api.store.scoping import one_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +119,7 @@ def _child_pages_shape(
     )
 
     def build(as_array: bool) -> Select[Any]:
-        if as_array:
-            parents = parent_column == any_(bindparam("parents", type_=ARRAY(parent_column.type)))
-        else:
-            parents = parent_column.in_(bindparam("parents", expanding=True))
+        parents = one_of(parent_column, "parents", as_array=as_array)
         rank = (
             func.row_number()
             .over(partition_by=parent_column, order_by=_order_by(ordering, seek))

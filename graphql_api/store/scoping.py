@@ -73,14 +73,19 @@ def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tupl
     return stmt, params
 
 
+def one_of(column: Any, name: str, *, as_array: bool) -> Any:
+    """`column IN (:name)`, a list expanded per call, or with `as_array` `column = ANY(:name)`,
+    one array parameter (the form store/driver_reads.py sends on PostgreSQL)."""
+    if as_array:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 @cache
 def by_ids_statement(table: Table, scoped: bool, *, as_array: bool = False) -> Select[Any]:
     """The by-id statement of `table`: `id IN (:ids)` (expanded per call), or with `as_array`
     `id = ANY(:ids)` with one array parameter (driver_reads.py sends that form)."""
-    if as_array:
-        ids = table.c.id == any_(bindparam("ids", type_=ARRAY(table.c.id.type)))
-    else:
-        ids = table.c.id.in_(bindparam("ids", expanding=True))
+    ids = one_of(table.c.id, "ids", as_array=as_array)
     if table is sessions_table:
         stmt = select(table).where(ids)
         return stmt.where(table.c.owner_key_id == bindparam("owner")) if scoped else stmt
