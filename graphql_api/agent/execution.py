@@ -58,6 +58,9 @@ class TurnExecution:
     result: AgentResult | None = None
     interrupt_requested: bool = False
     shutting_down: bool = False
+    #: Set as the turn starts recording its own outcome: from then on its row leaves RUNNING by
+    #: this instance's hand, which the lease upkeep must not take for another instance's.
+    ending: bool = False
     files_modified: list[str] = field(default_factory=list)
     approvals: dict[UUID, asyncio.Future[Any]] = field(default_factory=dict)
     _control: Any = None
@@ -123,6 +126,7 @@ class TurnExecution:
                     future.set_result(None)
         if status == "INTERRUPTED" and self.shutting_down:
             error = error or "the server shut down during the turn"
+        self.ending = True
         await asyncio.shield(self._finish(status, error, prompt_uuid))
 
     def _request(self, prompt_uuid: str) -> TurnRequest:

@@ -259,6 +259,8 @@ class TurnRunner:
         for execution in executions:
             if execution.turn.id in renewed or execution.task is None or execution.task.done():
                 continue
+            if execution.ending:
+                continue  # it is recording its own outcome: its row left RUNNING by its own hand
             if self.running.get(execution.session_id) is not execution:
                 continue  # it ended meanwhile
             log.warning("turn %s was ended by another instance; stopping it here", execution.turn.id)

@@ -4,6 +4,7 @@ expires the turns it runs itself, even when their renewal came late."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
+from graphql_api.agent.execution import TurnExecution
 from graphql_api.api.ids import from_global_id
 from graphql_api.domain.api_keys import ApiKeyService
 from graphql_api.store.database import Database
@@ -130,6 +132,33 @@ async def test_reap_never_expires_the_turns_this_instance_runs(graphql, services
     )
     final = await settle(client, sid)
     assert final["turns"]["edges"][0]["node"]["status"] == "INTERRUPTED"
+
+
+async def test_a_turn_recording_its_own_end_is_not_taken_for_one_ended_elsewhere(
+    graphql, services, new_key, monkeypatch, caplog
+):
+    """Lease upkeep that runs while a turn records its own outcome (its row no longer RUNNING,
+    its task not yet done) leaves it alone: the turn ended here, not on another instance."""
+    _, secret = await new_key()
+    client = graphql(secret)
+    sid = await create_session(client)
+    reaped: list[tuple[str, bool]] = []
+    finish = TurnExecution._finish
+
+    async def finish_then_reap(self: TurnExecution, *args: Any) -> None:
+        await finish(self, *args)
+        async with services.db.read() as conn:
+            row = (await conn.execute(select(turns_table).where(turns_table.c.id == self.turn.id))).one()
+        await services.runner.reap()  # this instance's upkeep, right after the row left RUNNING
+        reaped.append((row.status, self.interrupt_requested))
+
+    monkeypatch.setattr(TurnExecution, "_finish", finish_then_reap)
+    with caplog.at_level(logging.WARNING, logger="graphql_api.agent.runner"):
+        await send(client, sid, "hello")
+        final = await settle(client, sid)
+    assert reaped == [("COMPLETED", False)]  # the upkeep did not interrupt it
+    assert final["turns"]["edges"][0]["node"]["status"] == "COMPLETED"
+    assert not [r for r in caplog.records if "another instance" in r.getMessage()]
 
 
 # ------------------------------------------------------------ two instances, one killed
