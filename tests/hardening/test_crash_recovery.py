@@ -153,9 +153,13 @@ async def test_a_turn_recording_its_own_end_is_not_taken_for_one_ended_elsewhere
         reaped.append((row.status, self.interrupt_requested))
 
     monkeypatch.setattr(TurnExecution, "_finish", finish_then_reap)
+    async def reaped_after_finish() -> bool:
+        return bool(reaped)  # the session reads IDLE as soon as the finish commits, before this
+
     with caplog.at_level(logging.WARNING, logger="graphql_api.agent.runner"):
         await send(client, sid, "hello")
         final = await settle(client, sid)
+        await wait_for(reaped_after_finish)
     assert reaped == [("COMPLETED", False)]  # the upkeep did not interrupt it
     assert final["turns"]["edges"][0]["node"]["status"] == "COMPLETED"
     assert not [r for r in caplog.records if "another instance" in r.getMessage()]
