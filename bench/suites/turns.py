@@ -64,7 +64,7 @@ INTERRUPT = "mutation($input: InterruptInput!) { interrupt(input: $input) { sess
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=100, help="turns at once (100)")
-    parser.add_argument("--rounds", type=int, default=10, help="concurrency-1 rounds (10)")
+    parser.add_argument("--rounds", type=int, default=30, help="concurrency-1 rounds (30)")
     parser.add_argument("--bursts", type=int, default=1, help="bursts of N turns per side (1)")
     parser.add_argument("--many", type=int, default=20, help="blocks of the !many prompt (20)")
     parser.add_argument("--cli", type=Path, default=STANDIN, help="the agent CLI (the stand-in)")
