@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -56,21 +55,6 @@ def children_statement(table: Table, scoped: bool) -> Select[Any]:
     return stmt.select_from(table.join(sessions_table, sessions_table.c.id == table.c.session_id)).where(
         sessions_table.c.owner_key_id == bindparam("owner")
     )
-
-
-def owned_by_ids(table: Table, principal: Principal, ids: Sequence[Any]) -> tuple[Select[Any], dict[str, Any]]:
-    """`table`'s rows with these ids that the caller may see, as (statement, parameters).
-
-    The by-id read is the hottest statement (every `session(id)`, `node`, parent and loader),
-    so its statement is built once per table and shape and reused: building and cache-keying
-    a fresh Select costs more CPU than the round trip itself.
-    """
-    owner = principal.owner_filter
-    stmt = by_ids_statement(table, owner is not None)
-    params: dict[str, Any] = {"ids": list(ids)}
-    if owner is not None:
-        params["owner"] = owner
-    return stmt, params
 
 
 def one_of(column: Any, name: str, *, as_array: bool) -> Any:

@@ -16,7 +16,13 @@ from graphql_api.store.checkpoints import CheckpointRepository
 from graphql_api.store.driver_reads import DriverRow, fetch_owned_by_ids
 from graphql_api.store.messages import MessageRepository
 from graphql_api.store.keyset import PageSpec, fetch_child_pages
-from graphql_api.store.scoping import children_statement, owned_by_ids, scope_params, sessions_statement, sessions_table
+from graphql_api.store.scoping import (
+    by_ids_statement,
+    children_statement,
+    scope_params,
+    sessions_statement,
+    sessions_table,
+)
 from graphql_api.store.seed import insert_sessions
 from graphql_api.store.sessions import FORK_ORDERING, SessionRepository
 from graphql_api.store.turns import TurnRepository
@@ -47,7 +53,8 @@ async def test_driver_rows_equal_sqlalchemy_rows_column_by_column(services, new_
             foreign = await _ids(conn, table, other_ids)
             assert ids and foreign, name
             for principal, asked, visible in ((owner, ids + foreign, ids), (admin, ids + foreign, ids + foreign)):
-                stmt, params = owned_by_ids(table, principal, asked)
+                stmt = by_ids_statement(table, principal.owner_filter is not None)  # SQLAlchemy's path
+                params = {"ids": asked, **scope_params(principal)}
                 expected = {row.id: row._mapping for row in (await conn.execute(stmt, params)).all()}
                 got = {row.id: row for row in await fetch_owned_by_ids(conn, table, principal, asked)}
                 assert set(got) == set(expected) == set(visible), name  # nobody else's rows
