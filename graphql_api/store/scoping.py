@@ -15,21 +15,14 @@ sessions_table: Table = Session.__table__  # type: ignore[assignment]
 
 
 def owned_sessions(principal: Principal) -> Select[Any]:
-    """The caller's sessions (all sessions for an admin key)."""
-    stmt = select(sessions_table)
-    if principal.owner_filter is not None:
-        stmt = stmt.where(sessions_table.c.owner_key_id == principal.owner_filter)
-    return stmt
+    """The caller's sessions (all sessions for an admin key), the caller's key bound."""
+    return sessions_statement(principal.owner_filter is not None).params(scope_params(principal))
 
 
 def owned_children(table: Table, principal: Principal) -> Select[Any]:
-    """Rows of a table with a `session_id`, limited to the caller's sessions by a join."""
-    stmt = select(table)
-    if principal.owner_filter is not None:
-        stmt = stmt.select_from(
-            table.join(sessions_table, sessions_table.c.id == table.c.session_id)
-        ).where(sessions_table.c.owner_key_id == principal.owner_filter)
-    return stmt
+    """Rows of a table with a `session_id`, limited to the caller's sessions by a join, the
+    caller's key bound."""
+    return children_statement(table, principal.owner_filter is not None).params(scope_params(principal))
 
 
 def scope_params(principal: Principal) -> dict[str, Any]:
@@ -41,14 +34,16 @@ def scope_params(principal: Principal) -> dict[str, Any]:
 
 @cache
 def sessions_statement(scoped: bool) -> Select[Any]:
-    """`owned_sessions` built once, the owner a bind parameter (see `scope_params`)."""
+    """The sessions of the key given as `owner` (all of them unscoped), built once; its
+    parameters come from `scope_params`."""
     stmt = select(sessions_table)
     return stmt.where(sessions_table.c.owner_key_id == bindparam("owner")) if scoped else stmt
 
 
 @cache
 def children_statement(table: Table, scoped: bool) -> Select[Any]:
-    """`owned_children` built once, the owner a bind parameter (see `scope_params`)."""
+    """Rows of a table with a `session_id`, limited by a join to the sessions of the key given
+    as `owner` (all of them unscoped), built once; its parameters come from `scope_params`."""
     stmt = select(table)
     if not scoped:
         return stmt
@@ -69,14 +64,5 @@ def one_of(column: Any, name: str, *, as_array: bool) -> Any:
 def by_ids_statement(table: Table, scoped: bool, *, as_array: bool = False) -> Select[Any]:
     """The by-id statement of `table`: `id IN (:ids)` (expanded per call), or with `as_array`
     `id = ANY(:ids)` with one array parameter (driver_reads.py sends that form)."""
-    ids = one_of(table.c.id, "ids", as_array=as_array)
-    if table is sessions_table:
-        stmt = select(table).where(ids)
-        return stmt.where(table.c.owner_key_id == bindparam("owner")) if scoped else stmt
-    if not scoped:
-        return select(table).where(ids)
-    return (
-        select(table)
-        .select_from(table.join(sessions_table, sessions_table.c.id == table.c.session_id))
-        .where(ids, sessions_table.c.owner_key_id == bindparam("owner"))
-    )
+    base = sessions_statement(scoped) if table is sessions_table else children_statement(table, scoped)
+    return base.where(one_of(table.c.id, "ids", as_array=as_array))

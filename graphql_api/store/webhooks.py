@@ -65,7 +65,8 @@ def owned_webhooks(principal: Principal) -> Select[Any]:
 
 @cache
 def deliveries_statement(scoped: bool) -> Select[Any]:
-    """`owned_deliveries` built once, the owner a bind parameter (scoping.scope_params)."""
+    """The deliveries of the caller's webhooks (`owned_deliveries`), built once with the owner
+    a bind parameter (scoping.scope_params)."""
     stmt = select(d)
     if not scoped:
         return stmt
@@ -74,12 +75,7 @@ def deliveries_statement(scoped: bool) -> Select[Any]:
 
 def owned_deliveries(principal: Principal) -> Select[Any]:
     """Deliveries of the caller's webhooks, scoped by a join to their webhook."""
-    stmt = select(d)
-    if principal.owner_filter is not None:
-        stmt = stmt.select_from(d.join(w, w.c.id == d.c.webhook_id)).where(
-            w.c.owner_key_id == principal.owner_filter
-        )
-    return stmt
+    return deliveries_statement(principal.owner_filter is not None).params(scope_params(principal))
 
 
 class WebhookRepository:
